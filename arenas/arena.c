@@ -1,0 +1,251 @@
+/* Arenas: slabs per size class under a bin lock; large runs straight from the page heap. */
+#include "arena.h"
+
+#include <string.h>
+
+#include "src/base.h"
+#include "src/os.h"
+#include "src/pagemap.h"
+
+struct arena *arena_table[ARENA_MAX];
+unsigned arena_count = 1;
+static pthread_mutex_t arena_create_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void arenas_init(unsigned narenas)
+{
+    arena_count = narenas < 1 ? 1 : narenas > ARENA_MAX ? ARENA_MAX : narenas;
+}
+
+struct arena *arena_get(unsigned index)
+{
+    if (index >= arena_count)
+        index %= arena_count;
+    struct arena *arena = __atomic_load_n(&arena_table[index], __ATOMIC_ACQUIRE);
+    if (arena)
+        return arena;
+    pthread_mutex_lock(&arena_create_lock);
+    arena = arena_table[index];
+    if (!arena && (arena = base_alloc(sizeof *arena))) {
+        for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
+            pthread_mutex_init(&arena->bins[cls].lock, NULL);
+        arena->index = index;
+        __atomic_store_n(&arena_table[index], arena, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&arena_create_lock);
+    /* Out of metadata memory: any arena that exists will do (arena 0 is made first). */
+    return arena ? arena : (index ? arena_get(0) : NULL);
+}
+
+static void bin_lock(struct arena_bin *bin)
+{
+    if (pthread_mutex_trylock(&bin->lock) != 0) {
+        pthread_mutex_lock(&bin->lock);
+        bin->lock_contended++;
+    }
+}
+
+static void bin_list_push(struct arena_bin *bin, struct span *slab)
+{
+    slab->prev = NULL;
+    slab->next = bin->nonfull;
+    if (bin->nonfull)
+        bin->nonfull->prev = slab;
+    bin->nonfull = slab;
+    slab->in_bin_list = 1;
+}
+
+static void bin_list_remove(struct arena_bin *bin, struct span *slab)
+{
+    if (slab->prev)
+        slab->prev->next = slab->next;
+    else
+        bin->nonfull = slab->next;
+    if (slab->next)
+        slab->next->prev = slab->prev;
+    slab->next = slab->prev = NULL;
+    slab->in_bin_list = 0;
+}
+
+static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigned cls)
+{
+    const struct sizeclass_info *info = &sizeclass_table[cls];
+    struct span *slab = pageheap_alloc_span(info->slab_pages, 1, cls);
+    if (!slab)
+        return NULL;
+    slab->arena = arena;
+    slab->nfree = (uint16_t)info->nslots;
+    memset(slab->free_slots, 0, sizeof slab->free_slots);
+    for (unsigned word = 0; word < info->nslots / 64; word++)
+        slab->free_slots[word] = ~(uint64_t)0;
+    if (info->nslots % 64)
+        slab->free_slots[info->nslots / 64] = ((uint64_t)1 << (info->nslots % 64)) - 1;
+    bin_list_push(bin, slab);
+    bin->nempty++;
+    bin->nslabs_made++;
+    bin->curslabs++;
+    return slab;
+}
+
+/* Lowest free blocks first: a slab fills from its start, which keeps the
+ * blocks handed out together close together. */
+static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned want)
+{
+    unsigned got = 0;
+    for (unsigned word = 0; word < TCA_SLAB_MAX_SLOTS / 64 && got < want; word++) {
+        uint64_t bits = slab->free_slots[word];
+        while (bits && got < want) {
+            unsigned slot = word * 64 + (unsigned)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            out[got++] = (void *)(slab->start + slot * size);
+        }
+        slab->free_slots[word] = bits;
+    }
+    slab->nfree = (uint16_t)(slab->nfree - got);
+    return got;
+}
+
+unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned want)
+{
+    const struct sizeclass_info *info = &sizeclass_table[cls];
+    struct arena_bin *bin = &arena->bins[cls];
+    unsigned got = 0;
+    bin_lock(bin);
+    while (got < want) {
+        struct span *slab = bin->nonfull;
+        if (!slab && !(slab = slab_new(arena, bin, cls)))
+            break;
+        if (slab->nfree == info->nslots)
+            bin->nempty--;
+        got += slab_take(slab, info->size, out + got, want - got);
+        if (slab->nfree == 0)
+            bin_list_remove(bin, slab);
+    }
+    bin->nmalloc += got;
+    bin->curregs += got;
+    bin->nrefills++;
+    pthread_mutex_unlock(&bin->lock);
+    return got;
+}
+
+static _Noreturn void flush_abort(struct arena_bin *locked, const char *what, const void *ptr, unsigned cls)
+{
+    if (locked)
+        pthread_mutex_unlock(&locked->lock);
+    os_fatal_pointer(what, ptr, cls ? sizeclass_size(cls) : 0);
+}
+
+/* Puts one block back in its slab, the slab's bin locked; a slab that becomes
+ * wholly free goes back to the page heap unless it is the bin's one spare. */
+static void slab_put(struct arena_bin *bin, struct span *slab, unsigned cls, void *block)
+{
+    const struct sizeclass_info *info = &sizeclass_table[cls];
+    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)block - slab->start);
+    if (slot >= info->nslots)
+        flush_abort(bin, "free(): invalid pointer", block, 0);
+    uint64_t bit = (uint64_t)1 << (slot % 64);
+    if (slab->free_slots[slot / 64] & bit)
+        flush_abort(bin, "double free of", block, cls);
+    slab->free_slots[slot / 64] |= bit;
+    slab->nfree++;
+    bin->ndalloc++;
+    bin->curregs--;
+    if (!slab->in_bin_list)
+        bin_list_push(bin, slab);
+    if (slab->nfree < info->nslots)
+        return;
+    /* Keep one empty slab per bin so a bin that breathes around a slab
+     * boundary does not take and give back pages each time. */
+    if (bin->nempty == 0) {
+        bin->nempty++;
+        return;
+    }
+    bin_list_remove(bin, slab);
+    bin->curslabs--;
+    pageheap_free_span(slab);
+}
+
+void arena_flush(unsigned cls, void *const *blocks, unsigned n)
+{
+    struct arena_bin *locked = NULL;
+    for (unsigned i = 0; i < n; i++) {
+        void *block = blocks[i];
+        struct span *slab = pagemap_span_of(block);
+        if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls)
+            flush_abort(locked, "free(): invalid pointer", block, 0);
+        struct arena_bin *bin = &slab->arena->bins[cls];
+        if (bin != locked) {
+            if (locked) {
+                locked->nflushes++;
+                pthread_mutex_unlock(&locked->lock);
+            }
+            bin_lock(bin);
+            locked = bin;
+        }
+        slab_put(bin, slab, cls, block);
+    }
+    if (locked) {
+        locked->nflushes++;
+        pthread_mutex_unlock(&locked->lock);
+    }
+}
+
+void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero)
+{
+    size_t npages = tca_align_up(size, TCA_PAGE_SIZE) >> TCA_PAGE_SHIFT;
+    size_t align_pages = alignment > TCA_PAGE_SIZE ? alignment >> TCA_PAGE_SHIFT : 1;
+    struct span *span = pageheap_alloc_span(npages, align_pages, 0);
+    if (!span)
+        return NULL;
+    span->arena = arena;
+    if (zero && !span->zeroed)
+        memset((void *)span->start, 0, npages << TCA_PAGE_SHIFT);
+    __atomic_fetch_add(&arena->large_nmalloc, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&arena->large_allocated_bytes, npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
+    return (void *)span->start;
+}
+
+struct span *arena_large_span_of(const void *ptr)
+{
+    struct span *span = pagemap_span_of(ptr);
+    if (span && span->start == (uintptr_t)ptr && span->state == SPAN_FREE)
+        os_fatal_pointer("double free of", ptr, 0);
+    if (!span || span->state != SPAN_LARGE || span->start != (uintptr_t)ptr)
+        os_fatal_pointer("free(): invalid pointer", ptr, 0);
+    return span;
+}
+
+void arena_free_large(struct span *span)
+{
+    struct arena *arena = span->arena;
+    __atomic_fetch_add(&arena->large_ndalloc, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&arena->large_allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
+    pageheap_free_span(span);
+}
+
+/* fork(): every bin lock, arena by arena, before the page heap's (the lock order). */
+void arenas_fork_prepare(void)
+{
+    pthread_mutex_lock(&arena_create_lock);
+    for (unsigned i = 0; i < arena_count; i++)
+        if (arena_table[i])
+            for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
+                pthread_mutex_lock(&arena_table[i]->bins[cls].lock);
+}
+
+void arenas_fork_parent(void)
+{
+    for (unsigned i = 0; i < arena_count; i++)
+        if (arena_table[i])
+            for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
+                pthread_mutex_unlock(&arena_table[i]->bins[cls].lock);
+    pthread_mutex_unlock(&arena_create_lock);
+}
+
+void arenas_fork_child(void)
+{
+    for (unsigned i = 0; i < arena_count; i++)
+        if (arena_table[i])
+            for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
+                pthread_mutex_init(&arena_table[i]->bins[cls].lock, NULL);
+    pthread_mutex_init(&arena_create_lock, NULL);
+}

@@ -1,0 +1,63 @@
+/* Per-CPU arenas.  Each owns one bin per size class: the slabs of that class
+ * with free blocks, under the bin's lock.  Thread caches refill from the arena
+ * of the CPU they run on and flush blocks back to whichever arena owns them. */
+#ifndef TCA_ARENA_H
+#define TCA_ARENA_H
+
+#include <pthread.h>
+
+#include "arenas/cpu.h"
+#include "arenas/topology.h"
+#include "src/pageheap.h"
+#include "src/sizeclass.h"
+
+#define ARENA_MAX 1024
+
+struct arena_bin {
+    pthread_mutex_t lock;
+    struct span *nonfull;     /* slabs with a free block, most recently used first */
+    uint32_t nempty;          /* wholly free slabs kept in the list (at most one) */
+    /* Counters, written under the lock. */
+    uint64_t nmalloc, ndalloc, nrefills, nflushes, nslabs_made, curslabs, curregs, lock_contended;
+} __attribute__((aligned(TCA_CACHELINE)));
+
+struct arena {
+    struct arena_bin bins[TCA_NCLASSES];
+    unsigned index;
+    /* Large runs: counted with atomics, they take no arena lock. */
+    uint64_t large_nmalloc, large_ndalloc, large_allocated_bytes;
+};
+
+extern struct arena *arena_table[ARENA_MAX];
+extern unsigned arena_count;
+
+/* Sets the number of arenas; called once during bootstrap, before any arena is used. */
+void arenas_init(unsigned narenas);
+/* Arena i, created on first use; NULL only when out of memory (then arena 0 is used). */
+struct arena *arena_get(unsigned index);
+
+TCA_INLINE struct arena *arena_current(void)
+{
+    unsigned index = topology_arena_of_cpu(cpu_current());
+    struct arena *arena = __atomic_load_n(&arena_table[index], __ATOMIC_ACQUIRE);
+    return TCA_LIKELY(arena != NULL) ? arena : arena_get(index);
+}
+
+/* Takes up to want blocks of class cls from the arena's slabs (new slabs come
+ * from the page heap) into out[]; returns how many, 0 when out of memory. */
+unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned want);
+/* Returns n blocks of class cls to the slabs that own them, whatever arena that
+ * is.  Aborts on a pointer that is no block of class cls or already free. */
+void arena_flush(unsigned cls, void *const *blocks, unsigned n);
+
+/* Page runs for sizes above TCA_SMALL_MAX or alignments above a page. */
+void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero);
+void arena_free_large(struct span *span);
+/* The span of a large block that ptr starts; aborts if ptr starts none. */
+struct span *arena_large_span_of(const void *ptr);
+
+void arenas_fork_prepare(void);
+void arenas_fork_parent(void);
+void arenas_fork_child(void);
+
+#endif

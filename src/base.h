@@ -1,0 +1,15 @@
+/* Internal metadata allocator: bump allocation from mmap'd chunks, never freed.
+ * Spans, arenas, pagemap leaves and tcache stacks live here, never in malloc. */
+#ifndef TCA_BASE_H
+#define TCA_BASE_H
+
+#include "common.h"
+
+/* Zeroed, cache-line aligned memory; NULL when the OS refuses. */
+void *base_alloc(size_t size);
+size_t base_mapped_bytes(void);
+void base_fork_prepare(void);
+void base_fork_parent(void);
+void base_fork_child(void);
+
+#endif

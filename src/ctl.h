@@ -1,0 +1,7 @@
+/* tca_ctl(): the control name tree (see tcarena(3) and the README). */
+#ifndef TCA_CTL_H
+#define TCA_CTL_H
+
+#include "common.h"
+
+#endif

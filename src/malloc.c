@@ -1,0 +1,204 @@
+/* Entry points: the standard allocation API, glibc's __libc_* aliases and the
+ * tca_* names.  malloc and free are the fast paths: a size-class lookup and a
+ * thread-cache pop, a pagemap lookup and a thread-cache push. */
+#include <errno.h>
+#include <string.h>
+
+#include "arenas/arena.h"
+#include "init.h"
+#include "os.h"
+#include "pagemap.h"
+#include "tcache/tcache.h"
+#include "tcarena.h"
+
+static void *fail_nomem(void)
+{
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* Blocks above TCA_SMALL_MAX, or aligned beyond what a slab guarantees. */
+static TCA_NOINLINE void *alloc_large(size_t size, size_t alignment, bool zero)
+{
+    if (size > TCA_MAX_REQUEST || alignment > TCA_MAX_REQUEST)
+        return fail_nomem();
+    if (!tca_bootstrap())
+        return fail_nomem();
+    void *block = arena_alloc_large(arena_current(), size, alignment, zero);
+    return block ? block : fail_nomem();
+}
+
+TCA_EXPORT void *malloc(size_t size)
+{
+    if (TCA_LIKELY(size <= TCA_SMALL_MAX))
+        return tcache_alloc(sizeclass_of(size), size);
+    return alloc_large(size, 0, false);
+}
+
+static TCA_NOINLINE void free_slow(void *ptr, unsigned cls)
+{
+    if (!ptr)
+        return;
+    if (cls)
+        tcache_free_slow(ptr, cls);
+    else
+        arena_free_large(arena_large_span_of(ptr));
+}
+
+TCA_EXPORT void free(void *ptr)
+{
+    /* NULL and large blocks read class 0 (no block of ours lies in page 0). */
+    unsigned cls = pagemap_class_of(ptr);
+    if (TCA_LIKELY(cls != 0)) {
+        tcache_free(ptr, cls);
+        return;
+    }
+    free_slow(ptr, cls);
+}
+
+/* Usable size of one of our blocks; aborts on a pointer that is not one. */
+static size_t block_usable_size(const void *ptr)
+{
+    unsigned cls = pagemap_class_of(ptr);
+    if (cls)
+        return sizeclass_size(cls);
+    return arena_large_span_of(ptr)->npages << TCA_PAGE_SHIFT;
+}
+
+/* Any alignment that is a power of two. */
+static void *alloc_aligned(size_t alignment, size_t size)
+{
+    if (alignment <= TCA_MIN_ALIGN)
+        return malloc(size);
+    if (size > TCA_MAX_REQUEST)
+        return fail_nomem();
+    if (!tca_bootstrap())
+        return fail_nomem();
+    unsigned cls = sizeclass_for_aligned(size, alignment);
+    if (cls)
+        return tcache_alloc(cls, sizeclass_size(cls));
+    return alloc_large(size, alignment, false);
+}
+
+TCA_EXPORT void *calloc(size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total))
+        return fail_nomem();
+    if (total > TCA_SMALL_MAX)
+        return alloc_large(total, 0, true);
+    void *block = malloc(total);
+    if (block)
+        memset(block, 0, total);
+    return block;
+}
+
+TCA_EXPORT void *realloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return malloc(size);
+    if (size == 0) {
+        /* glibc frees and returns NULL. */
+        free(ptr);
+        return NULL;
+    }
+    size_t usable = block_usable_size(ptr);
+    /* Stay in place while the block fits and is not more than twice too big
+     * (for small sizes: while the new size maps to the same class). */
+    if (size <= usable && (usable <= TCA_SMALL_MAX ? sizeclass_of(size) == sizeclass_of(usable) : size > usable / 2))
+        return ptr;
+    void *moved = malloc(size);
+    if (!moved)
+        return NULL;
+    memcpy(moved, ptr, size < usable ? size : usable);
+    free(ptr);
+    return moved;
+}
+
+TCA_EXPORT void *reallocarray(void *ptr, size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total))
+        return fail_nomem();
+    return realloc(ptr, total);
+}
+
+TCA_EXPORT int posix_memalign(void **result, size_t alignment, size_t size)
+{
+    if (alignment < sizeof(void *) || (alignment & (alignment - 1)))
+        return EINVAL;
+    int saved = errno;
+    void *block = alloc_aligned(alignment, size);
+    errno = saved;
+    if (!block)
+        return ENOMEM;
+    *result = block;
+    return 0;
+}
+
+TCA_EXPORT void *aligned_alloc(size_t alignment, size_t size)
+{
+    if (alignment == 0 || (alignment & (alignment - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return alloc_aligned(alignment, size);
+}
+
+/* glibc's memalign rounds an alignment that is no power of two up to one. */
+TCA_EXPORT void *memalign(size_t alignment, size_t size)
+{
+    if (alignment > ((size_t)1 << (sizeof(size_t) * 8 - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t power = TCA_MIN_ALIGN;
+    while (power < alignment)
+        power <<= 1;
+    return alloc_aligned(power, size);
+}
+
+TCA_EXPORT void *valloc(size_t size) { return alloc_aligned(os_system_page_size(), size); }
+
+TCA_EXPORT void *pvalloc(size_t size)
+{
+    size_t page = os_system_page_size();
+    if (size > TCA_MAX_REQUEST)
+        return fail_nomem();
+    return alloc_aligned(page, size ? tca_align_up(size, page) : page);
+}
+
+TCA_EXPORT size_t malloc_usable_size(void *ptr) { return ptr ? block_usable_size(ptr) : 0; }
+
+TCA_EXPORT void free_sized(void *ptr, size_t size)
+{
+    (void)size;
+    free(ptr);
+}
+
+TCA_EXPORT void free_aligned_sized(void *ptr, size_t alignment, size_t size)
+{
+    (void)alignment, (void)size;
+    free(ptr);
+}
+
+/* glibc's own internals call these names; a mixed pointer would crash otherwise. */
+#define TCA_ALIAS(name, target) __typeof__(target) name __attribute__((alias(#target), visibility("default")))
+TCA_ALIAS(__libc_malloc, malloc);
+TCA_ALIAS(__libc_free, free);
+TCA_ALIAS(__libc_calloc, calloc);
+TCA_ALIAS(__libc_realloc, realloc);
+TCA_ALIAS(__libc_memalign, memalign);
+TCA_ALIAS(__libc_valloc, valloc);
+TCA_ALIAS(__libc_pvalloc, pvalloc);
+TCA_ALIAS(__posix_memalign, posix_memalign);
+
+TCA_ALIAS(tca_malloc, malloc);
+TCA_ALIAS(tca_calloc, calloc);
+TCA_ALIAS(tca_realloc, realloc);
+TCA_ALIAS(tca_free, free);
+TCA_ALIAS(tca_free_sized, free_sized);
+TCA_ALIAS(tca_free_aligned_sized, free_aligned_sized);
+TCA_ALIAS(tca_aligned_alloc, aligned_alloc);
+
+TCA_EXPORT size_t tca_malloc_usable_size(const void *ptr) { return ptr ? block_usable_size(ptr) : 0; }

@@ -1,0 +1,33 @@
+/* Options from TCARENA_CONF="key:value,...", read once at bootstrap by scanning
+ * environ (getenv may allocate in some libcs, and this runs inside malloc). */
+#ifndef TCA_OPTIONS_H
+#define TCA_OPTIONS_H
+
+#include "common.h"
+
+struct tca_options {
+    long narenas;       /* 0: one per CPU the process may run on */
+    bool tcache;        /* thread caches on */
+    bool hwloc;         /* read the topology with hwloc when a second thread starts */
+    bool stats_print;   /* print statistics at exit */
+};
+
+extern struct tca_options tca_options;
+
+/* One option as the ctl tree and the stats printer see it. */
+struct tca_option_desc {
+    const char *name;
+    enum { OPTION_BOOL, OPTION_LONG } type;
+    void *value;
+    long min, max;
+};
+extern const struct tca_option_desc tca_option_descs[];
+extern const unsigned tca_option_count;
+
+/* Parses text (TCARENA_CONF's syntax); a bad key or value gets one warning line
+ * on stderr naming it, and keeps the default. */
+void options_parse(const char *text);
+/* Reads TCARENA_CONF from the environment, if there is one yet. */
+void options_read_environment(void);
+
+#endif

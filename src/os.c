@@ -1,0 +1,109 @@
+/* The only file with system calls.  Nothing here may allocate: it runs before
+ * the allocator is initialised and inside its slow paths. */
+#include "os.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+void *os_map(size_t size, size_t align)
+{
+    size_t page = os_system_page_size();
+    if (align < page)
+        align = page;
+    /* Over-map by the alignment and trim both ends: one mapping, no retries. */
+    size_t span = size + align - page;
+    if (span < size)
+        return NULL;
+    char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED)
+        return NULL;
+    char *aligned = (char *)tca_align_up((uintptr_t)raw, align);
+    if (aligned > raw)
+        munmap(raw, (size_t)(aligned - raw));
+    char *end = raw + span, *want_end = aligned + size;
+    if (end > want_end)
+        munmap(want_end, (size_t)(end - want_end));
+    return aligned;
+}
+
+void os_unmap(void *addr, size_t size) { munmap(addr, size); }
+
+void os_purge(void *addr, size_t size) { madvise(addr, size, MADV_DONTNEED); }
+
+size_t os_system_page_size(void)
+{
+    static size_t cached;
+    if (!cached) {
+        size_t page = (size_t)getauxval(AT_PAGESZ);
+        cached = page ? page : 4096;
+    }
+    return cached;
+}
+
+unsigned os_cpu_count(unsigned *max_cpu_id_plus_one)
+{
+    cpu_set_t set;
+    unsigned count = 1, top = 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        count = (unsigned)CPU_COUNT(&set);
+        for (unsigned cpu = 0; cpu < CPU_SETSIZE; cpu++)
+            if (CPU_ISSET(cpu, &set))
+                top = cpu + 1;
+    }
+    if (max_cpu_id_plus_one)
+        *max_cpu_id_plus_one = top;
+    return count ? count : 1;
+}
+
+uint64_t os_clock_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+void os_write_stderr(const char *text)
+{
+    size_t len = strlen(text);
+    while (len) {
+        ssize_t n = write(STDERR_FILENO, text, len);
+        if (n <= 0)
+            return;
+        text += n;
+        len -= (size_t)n;
+    }
+}
+
+char *os_format_u64(char *buf, uint64_t value, unsigned base)
+{
+    char *end = buf + 23, *p = end;
+    *p = '\0';
+    do {
+        *--p = "0123456789abcdef"[value % base];
+        value /= base;
+    } while (value);
+    return p;
+}
+
+void os_fatal_pointer(const char *what, const void *ptr, size_t class_size)
+{
+    char line[160], num[24];
+    strcpy(line, "tcarena: ");
+    strcat(line, what);
+    strcat(line, " 0x");
+    strcat(line, os_format_u64(num, (uintptr_t)ptr, 16));
+    if (class_size) {
+        strcat(line, " (size class ");
+        strcat(line, os_format_u64(num, class_size, 10));
+        strcat(line, ")");
+    }
+    strcat(line, "\n");
+    os_write_stderr(line);
+    abort();
+}

@@ -1,0 +1,23 @@
+/* The operating system: the only layer that makes system calls. */
+#ifndef TCA_OS_H
+#define TCA_OS_H
+
+#include "common.h"
+
+/* Anonymous read-write mapping of size bytes aligned to align (a power of two
+ * ≥ the system page).  Returns NULL when the kernel refuses. */
+void *os_map(size_t size, size_t align);
+void os_unmap(void *addr, size_t size);
+/* Drop the pages' contents and their RSS; the range stays mapped and reads zero. */
+void os_purge(void *addr, size_t size);
+size_t os_system_page_size(void);
+/* CPUs this process may run on (sched_getaffinity), and the highest such id + 1. */
+unsigned os_cpu_count(unsigned *max_cpu_id_plus_one);
+uint64_t os_clock_ms(void);
+void os_write_stderr(const char *text);
+/* "tcarena: <what> 0x<ptr>[ (size class <size>)]" on stderr, then abort(). */
+_Noreturn void os_fatal_pointer(const char *what, const void *ptr, size_t class_size);
+/* Formats an unsigned number into buf (at least 24 bytes) without allocating. */
+char *os_format_u64(char *buf, uint64_t value, unsigned base);
+
+#endif

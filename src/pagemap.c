@@ -1,0 +1,47 @@
+#include "pagemap.h"
+
+#include <pthread.h>
+
+#include "os.h"
+
+/* In .bss: untouched entries cost no memory. */
+struct pagemap_leaf *pagemap_root[PAGEMAP_ROOT_LEN];
+static size_t pagemap_leaves;
+
+bool pagemap_reserve(uintptr_t addr, size_t size)
+{
+    /* Only the page heap grows the map, under its lock; readers never see a
+     * leaf before it is complete (release store, acquire load). */
+    uintptr_t first = addr >> PAGEMAP_LEAF_SHIFT, last = (addr + size - 1) >> PAGEMAP_LEAF_SHIFT;
+    if (last >= PAGEMAP_ROOT_LEN)
+        return false;
+    for (uintptr_t index = first; index <= last; index++) {
+        if (pagemap_root[index])
+            continue;
+        struct pagemap_leaf *leaf = os_map(sizeof(struct pagemap_leaf), 0);
+        if (!leaf)
+            return false;
+        pagemap_leaves++;
+        __atomic_store_n(&pagemap_root[index], leaf, __ATOMIC_RELEASE);
+    }
+    return true;
+}
+
+void pagemap_set(uintptr_t addr, struct span *span, unsigned sizeclass)
+{
+    struct pagemap_leaf *leaf = pagemap_root[addr >> PAGEMAP_LEAF_SHIFT];
+    size_t index = pagemap_leaf_index(addr);
+    leaf->span[index] = span;
+    leaf->sizeclass[index] = (uint8_t)sizeclass;
+}
+
+void pagemap_set_range(uintptr_t addr, size_t npages, struct span *span, unsigned sizeclass)
+{
+    for (size_t i = 0; i < npages; i++)
+        pagemap_set(addr + (i << TCA_PAGE_SHIFT), span, sizeclass);
+}
+
+size_t pagemap_mapped_bytes(void)
+{
+    return __atomic_load_n(&pagemap_leaves, __ATOMIC_RELAXED) * sizeof(struct pagemap_leaf);
+}

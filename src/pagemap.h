@@ -1,0 +1,56 @@
+/* Pointer → span in O(1): a two-level radix tree over page numbers.  The root
+ * covers a 48-bit user address space in 1 GiB leaves (bits above are masked
+ * off: no user pointer has them on x86-64 or arm64); a leaf holds, per page,
+ * the span and (for slab pages) the size class, so free() finds its class with
+ * two loads.  A page whose entry is empty is not ours. */
+#ifndef TCA_PAGEMAP_H
+#define TCA_PAGEMAP_H
+
+#include "common.h"
+
+#define PAGEMAP_LEAF_SHIFT 30
+#define PAGEMAP_ADDRESS_BITS 48
+#define PAGEMAP_ROOT_LEN ((size_t)1 << (PAGEMAP_ADDRESS_BITS - PAGEMAP_LEAF_SHIFT))
+#define PAGEMAP_LEAF_LEN ((size_t)1 << (PAGEMAP_LEAF_SHIFT - TCA_PAGE_SHIFT))
+
+struct span;
+
+struct pagemap_leaf {
+    uint8_t sizeclass[PAGEMAP_LEAF_LEN];
+    struct span *span[PAGEMAP_LEAF_LEN];
+};
+
+extern struct pagemap_leaf *pagemap_root[PAGEMAP_ROOT_LEN];
+
+TCA_INLINE struct pagemap_leaf *pagemap_leaf_of(uintptr_t addr)
+{
+    uintptr_t index = (addr >> PAGEMAP_LEAF_SHIFT) & (PAGEMAP_ROOT_LEN - 1);
+    return __atomic_load_n(&pagemap_root[index], __ATOMIC_ACQUIRE);
+}
+
+TCA_INLINE size_t pagemap_leaf_index(uintptr_t addr)
+{
+    return (addr >> TCA_PAGE_SHIFT) & (PAGEMAP_LEAF_LEN - 1);
+}
+
+/* Size class of the slab holding ptr; 0 for a large span, a free page or a foreign pointer. */
+TCA_INLINE unsigned pagemap_class_of(const void *ptr)
+{
+    struct pagemap_leaf *leaf = pagemap_leaf_of((uintptr_t)ptr);
+    return leaf ? leaf->sizeclass[pagemap_leaf_index((uintptr_t)ptr)] : 0;
+}
+
+TCA_INLINE struct span *pagemap_span_of(const void *ptr)
+{
+    struct pagemap_leaf *leaf = pagemap_leaf_of((uintptr_t)ptr);
+    return leaf ? leaf->span[pagemap_leaf_index((uintptr_t)ptr)] : NULL;
+}
+
+/* Makes sure leaves exist for [addr, addr + size); false when out of memory. */
+bool pagemap_reserve(uintptr_t addr, size_t size);
+/* Sets the entries of npages pages from page address addr (leaves must exist). */
+void pagemap_set_range(uintptr_t addr, size_t npages, struct span *span, unsigned sizeclass);
+void pagemap_set(uintptr_t addr, struct span *span, unsigned sizeclass);
+size_t pagemap_mapped_bytes(void);
+
+#endif

@@ -1,0 +1,63 @@
+#include "sizeclass.h"
+
+uint8_t sizeclass_by_quantum[(TCA_SMALL_MAX >> 4) + 1];
+struct sizeclass_info sizeclass_table[TCA_NCLASSES];
+
+/* Fewest pages giving ≥ 8 blocks with ≤ 1/16 of the slab wasted: small slabs
+ * keep memory local, and a slab never has more slots than its bitmap holds. */
+static uint32_t slab_pages_for(uint32_t size)
+{
+    for (uint32_t pages = 1; pages <= 64; pages++) {
+        size_t bytes = pages * TCA_PAGE_SIZE;
+        size_t slots = bytes / size;
+        if (slots > TCA_SLAB_MAX_SLOTS)
+            return pages > 1 ? pages - 1 : 1;
+        if (slots >= 8 && (bytes - slots * size) * 16 <= bytes)
+            return pages;
+    }
+    return 64;
+}
+
+static void sizeclass_set(unsigned cls, uint32_t size)
+{
+    struct sizeclass_info *info = &sizeclass_table[cls];
+    info->size = size;
+    info->slab_pages = slab_pages_for(size);
+    uint32_t slots = (uint32_t)(info->slab_pages * TCA_PAGE_SIZE / size);
+    info->nslots = slots > TCA_SLAB_MAX_SLOTS ? TCA_SLAB_MAX_SLOTS : slots;
+    info->div_magic = (uint32_t)(((uint64_t)1 << 32) / size + 1);
+    /* Cache about 64 KiB per class, but at least 8 and at most 256 blocks. */
+    uint32_t cap = 65536 / size;
+    info->tcache_cap = (uint16_t)(cap < 8 ? 8 : cap > 256 ? 256 : cap);
+    info->refill = (uint16_t)(info->tcache_cap / 2);
+}
+
+void sizeclass_init(void)
+{
+    unsigned cls = 1;
+    for (uint32_t size = 16; size <= 128; size += 16)
+        sizeclass_set(cls++, size);
+    for (uint32_t group = 128; group < TCA_SMALL_MAX; group *= 2)
+        for (uint32_t step = 1; step <= 4; step++)
+            sizeclass_set(cls++, group + group / 4 * step);
+
+    unsigned target = 1;
+    for (size_t quantum = 0; quantum <= TCA_SMALL_MAX >> 4; quantum++) {
+        size_t size = quantum << 4;
+        while (sizeclass_table[target].size < size)
+            target++;
+        __atomic_store_n(&sizeclass_by_quantum[quantum], (uint8_t)target, __ATOMIC_RELAXED);
+    }
+}
+
+unsigned sizeclass_for_aligned(size_t size, size_t alignment)
+{
+    if (size > TCA_SMALL_MAX || alignment > TCA_PAGE_SIZE)
+        return 0;
+    /* Slabs start on a page, so a class whose size is a multiple of the
+     * alignment has every block aligned; power-of-two classes always come. */
+    for (unsigned cls = sizeclass_of(tca_align_up(size ? size : 1, alignment)); cls < TCA_NCLASSES; cls++)
+        if (sizeclass_table[cls].size % alignment == 0)
+            return cls;
+    return 0;
+}

@@ -1,0 +1,41 @@
+/* Size classes: 16-byte steps up to 128 B, then four classes per power of two
+ * (spacing ≤ 25%) up to 32 KiB.  Class 0 is "not a small size". */
+#ifndef TCA_SIZECLASS_H
+#define TCA_SIZECLASS_H
+
+#include "common.h"
+
+#define TCA_NCLASSES 41 /* classes 1..40, class 0 unused */
+#define TCA_SMALL_MAX ((size_t)32768)
+#define TCA_SLAB_MAX_SLOTS 512
+
+struct sizeclass_info {
+    uint32_t size;        /* bytes per block */
+    uint32_t slab_pages;  /* pages per slab */
+    uint32_t nslots;      /* blocks per slab, ≤ TCA_SLAB_MAX_SLOTS */
+    uint32_t div_magic;   /* offset * div_magic >> 32 == offset / size for block starts */
+    uint16_t tcache_cap;  /* most blocks a thread cache keeps */
+    uint16_t refill;      /* blocks fetched from the arena per miss */
+};
+
+/* size → class for size ≤ TCA_SMALL_MAX, indexed by (size + 15) >> 4: one load, no division.
+ * Before sizeclass_init() every entry is 0, which the thread cache treats as a miss. */
+extern uint8_t sizeclass_by_quantum[(TCA_SMALL_MAX >> 4) + 1];
+extern struct sizeclass_info sizeclass_table[TCA_NCLASSES];
+
+TCA_INLINE unsigned sizeclass_of(size_t size) { return sizeclass_by_quantum[(size + 15) >> 4]; }
+TCA_INLINE size_t sizeclass_size(unsigned cls) { return sizeclass_table[cls].size; }
+
+/* Block index of a byte offset inside a slab; UINT32_MAX if it is not a block start. */
+TCA_INLINE uint32_t sizeclass_slot_of_offset(unsigned cls, size_t offset)
+{
+    const struct sizeclass_info *info = &sizeclass_table[cls];
+    uint32_t slot = (uint32_t)(((uint64_t)offset * info->div_magic) >> 32);
+    return (size_t)slot * info->size == offset ? slot : UINT32_MAX;
+}
+
+/* Smallest class whose blocks all satisfy alignment (≤ TCA_PAGE_SIZE) and hold size; 0 if none. */
+unsigned sizeclass_for_aligned(size_t size, size_t alignment);
+void sizeclass_init(void);
+
+#endif

@@ -1,0 +1,244 @@
+/* Thread caches: setup, refill, flush, GC and teardown.  Everything here is a
+ * slow path; the hits are inline in tcache.h. */
+#include "tcache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "arenas/arena.h"
+#include "src/base.h"
+#include "src/init.h"
+#include "src/options.h"
+#include "src/os.h"
+#include "src/pagemap.h"
+
+__thread struct tcache tcache_tls __attribute__((tls_model("initial-exec")));
+
+/* Slow-path events between two GC steps; each step looks at one size class. */
+#define GC_EVENT_INTERVAL 32
+
+static pthread_key_t tcache_exit_key;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tcache *registry;
+static void **spare_slot_memory; /* slot arrays of exited threads, chained through slot 0 */
+static size_t slot_memory_len;   /* pointers per cache, all classes together */
+static unsigned caches_started;
+
+static void tcache_thread_exit(void *cache);
+
+bool tcache_boot(void)
+{
+    for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
+        slot_memory_len += sizeclass_table[cls].tcache_cap;
+    return pthread_key_create(&tcache_exit_key, tcache_thread_exit) == 0;
+}
+
+static void **slot_memory_get(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    void **memory = spare_slot_memory;
+    if (memory)
+        spare_slot_memory = memory[0];
+    pthread_mutex_unlock(&registry_lock);
+    return memory ? memory : base_alloc(slot_memory_len * sizeof(void *));
+}
+
+/* Sets up the calling thread's cache; false when it must stay in bypass mode. */
+static bool tcache_start(struct tcache *cache)
+{
+    if (!tca_bootstrap())
+        return false;
+    cache->state = TCACHE_BYPASS;
+    if (!tca_options.tcache)
+        return false;
+    void **memory = slot_memory_get();
+    if (!memory)
+        return false;
+    cache->slot_memory = memory;
+    for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
+        struct tcache_bin *bin = &cache->bins[cls];
+        bin->full = memory;
+        memory += sizeclass_table[cls].tcache_cap;
+        bin->head = bin->low_water = bin->end = memory;
+    }
+    pthread_mutex_lock(&registry_lock);
+    cache->next = registry;
+    cache->prev = NULL;
+    if (registry)
+        registry->prev = cache;
+    registry = cache;
+    unsigned started = ++caches_started;
+    pthread_mutex_unlock(&registry_lock);
+    cache->state = TCACHE_ACTIVE;
+    /* No destructor is registered for the main thread's exit() path; only
+     * threads get one, and pthread_setspecific on an early key never allocates. */
+    cache->registered = pthread_setspecific(tcache_exit_key, cache) == 0;
+    /* A second thread is allocating: now the CPU → arena map is worth reading.
+     * Here no lock is held, and this cache already serves hwloc's own mallocs. */
+    if (started >= 2)
+        topology_load(arena_count);
+    return true;
+}
+
+static unsigned bin_count(const struct tcache_bin *bin) { return (unsigned)(bin->end - bin->head); }
+
+/* The oldest blocks lie deepest, just below end. */
+static void bin_flush_oldest(struct tcache_bin *bin, unsigned cls, unsigned n)
+{
+    arena_flush(cls, bin->end - n, n);
+    memmove(bin->head + n, bin->head, (bin_count(bin) - n) * sizeof(void *));
+    bin->head += n;
+    if (bin->low_water < bin->head)
+        bin->low_water = bin->head;
+}
+
+/* One class per step: hand back three quarters of what the bin held unused
+ * since the last step, so idle classes drain and busy ones keep their blocks. */
+static void tcache_gc_step(struct tcache *cache)
+{
+    unsigned cls = cache->gc_next_class ? cache->gc_next_class : 1;
+    cache->gc_next_class = (uint16_t)(cls + 1 < TCA_NCLASSES ? cls + 1 : 1);
+    struct tcache_bin *bin = &cache->bins[cls];
+    unsigned unused = (unsigned)(bin->end - bin->low_water);
+    if (unused)
+        bin_flush_oldest(bin, cls, unused - unused / 4);
+    bin->low_water = bin->head;
+}
+
+static void slow_event(struct tcache *cache)
+{
+    if (++cache->slow_events % GC_EVENT_INTERVAL == 0)
+        tcache_gc_step(cache);
+}
+
+void *tcache_alloc_slow(unsigned cls, size_t size)
+{
+    struct tcache *cache = &tcache_tls;
+    if (cache->state == TCACHE_UNINIT)
+        tcache_start(cache);
+    if (!cls) {
+        if (!tca_bootstrap())
+            return NULL;
+        cls = sizeclass_of(size);
+    }
+    void *block;
+    if (cache->state != TCACHE_ACTIVE) {
+        if (arena_refill(arena_current(), cls, &block, 1) == 0)
+            goto out_of_memory;
+        return block;
+    }
+    struct tcache_bin *bin = &cache->bins[cls];
+    if (bin->head != bin->end) {
+        /* Only the low-water mark stopped the fast path: raise it. */
+        bin->low_water = bin->head + 1;
+        return *bin->head++;
+    }
+    slow_event(cache);
+    unsigned want = sizeclass_table[cls].refill;
+    /* The arena hands out blocks in address order; they are popped in that order. */
+    unsigned got = arena_refill(arena_current(), cls, bin->end - want, want);
+    if (got == 0)
+        goto out_of_memory;
+    if (got < want)
+        memmove(bin->end - got, bin->end - want, got * sizeof(void *));
+    bin->head = bin->end - got;
+    bin->low_water = bin->head + 1;
+    return *bin->head++;
+
+out_of_memory:
+    errno = ENOMEM;
+    return NULL;
+}
+
+void tcache_free_slow(void *ptr, unsigned cls)
+{
+    struct tcache *cache = &tcache_tls;
+    if (cache->state == TCACHE_UNINIT)
+        tcache_start(cache);
+    if (cache->state != TCACHE_ACTIVE) {
+        arena_flush(cls, &ptr, 1);
+        return;
+    }
+    struct tcache_bin *bin = &cache->bins[cls];
+    if (bin->head == bin->full) {
+        slow_event(cache);
+        unsigned cap = (unsigned)(bin->end - bin->full);
+        if (bin->head == bin->full)
+            bin_flush_oldest(bin, cls, cap - cap / 2);
+    }
+    *--bin->head = ptr;
+}
+
+void tcache_flush_all(struct tcache *cache)
+{
+    if (cache->state != TCACHE_ACTIVE)
+        return;
+    for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
+        if (bin_count(&cache->bins[cls]))
+            bin_flush_oldest(&cache->bins[cls], cls, bin_count(&cache->bins[cls]));
+}
+
+/* Thread exit: give everything back and leave the cache in bypass mode, so
+ * destructors that run after this one still allocate, straight from the arena. */
+static void tcache_thread_exit(void *arg)
+{
+    struct tcache *cache = arg;
+    tcache_flush_all(cache);
+    void **memory = cache->slot_memory;
+    pthread_mutex_lock(&registry_lock);
+    if (cache->prev)
+        cache->prev->next = cache->next;
+    else
+        registry = cache->next;
+    if (cache->next)
+        cache->next->prev = cache->prev;
+    memory[0] = spare_slot_memory;
+    spare_slot_memory = memory;
+    pthread_mutex_unlock(&registry_lock);
+    memset(cache->bins, 0, sizeof cache->bins);
+    cache->slot_memory = NULL;
+    cache->state = TCACHE_BYPASS;
+}
+
+#if TCA_CHECKED
+void tcache_check_free(struct tcache_bin *bin, void *ptr, unsigned cls)
+{
+    struct span *slab = pagemap_span_of(ptr);
+    if (sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start) >= sizeclass_table[cls].nslots)
+        os_fatal_pointer("free(): invalid pointer", ptr, 0);
+    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start);
+    if (slab->free_slots[slot / 64] & ((uint64_t)1 << (slot % 64)))
+        os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
+    for (void **slot = bin->head; slot < bin->end; slot++)
+        if (*slot == ptr)
+            os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
+}
+#endif
+
+size_t tcache_cached_bytes(void)
+{
+    size_t bytes = 0;
+    pthread_mutex_lock(&registry_lock);
+    for (struct tcache *cache = registry; cache; cache = cache->next)
+        for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
+            bytes += (size_t)(__atomic_load_n(&cache->bins[cls].end, __ATOMIC_RELAXED) -
+                              __atomic_load_n(&cache->bins[cls].head, __ATOMIC_RELAXED)) * sizeclass_size(cls);
+    pthread_mutex_unlock(&registry_lock);
+    return bytes;
+}
+
+void tcache_fork_prepare(void) { pthread_mutex_lock(&registry_lock); }
+void tcache_fork_parent(void) { pthread_mutex_unlock(&registry_lock); }
+
+/* The child has one thread: the other threads' caches are gone with them (their
+ * blocks stay allocated in the child, as in every allocator), only ours stays listed. */
+void tcache_fork_child(void)
+{
+    pthread_mutex_init(&registry_lock, NULL);
+    struct tcache *self = &tcache_tls;
+    registry = self->state == TCACHE_ACTIVE ? self : NULL;
+    if (registry)
+        registry->next = registry->prev = NULL;
+    caches_started = 1;
+}
