@@ -25,7 +25,10 @@ static TCA_NOINLINE void *alloc_large(size_t size, size_t alignment, bool zero)
     if (!tca_bootstrap())
         return fail_nomem();
     void *block = arena_alloc_large(arena_current(), size, alignment, zero);
-    return block ? block : fail_nomem();
+    if (!block)
+        return fail_nomem();
+    tcache_count_uncached(tca_align_up(size, TCA_PAGE_SIZE), 0);
+    return block;
 }
 
 TCA_EXPORT void *malloc(size_t size)
@@ -39,10 +42,13 @@ static TCA_NOINLINE void free_slow(void *ptr, unsigned cls)
 {
     if (!ptr)
         return;
-    if (cls)
+    if (cls) {
         tcache_free_slow(ptr, cls);
-    else
-        arena_free_large(arena_large_span_of(ptr));
+        return;
+    }
+    struct span *span = arena_large_span_of(ptr);
+    tcache_count_uncached(0, span->npages << TCA_PAGE_SHIFT);
+    arena_free_large(span);
 }
 
 TCA_EXPORT void free(void *ptr)

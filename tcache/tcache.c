@@ -60,8 +60,9 @@ static bool tcache_start(struct tcache *cache)
         struct tcache_bin *bin = &cache->bins[cls];
         bin->full = memory;
         memory += sizeclass_table[cls].tcache_cap;
-        bin->head = bin->low_water = bin->end = memory;
+        bin->head = bin->low_water = memory;
     }
+    cache->slots_end = memory;
     pthread_mutex_lock(&registry_lock);
     cache->next = registry;
     cache->prev = NULL;
@@ -81,13 +82,23 @@ static bool tcache_start(struct tcache *cache)
     return true;
 }
 
-static unsigned bin_count(const struct tcache_bin *bin) { return (unsigned)(bin->end - bin->head); }
-
-/* The oldest blocks lie deepest, just below end. */
-static void bin_flush_oldest(struct tcache_bin *bin, unsigned cls, unsigned n)
+static void **bin_end(const struct tcache *cache, unsigned cls)
 {
-    arena_flush(cls, bin->end - n, n);
-    memmove(bin->head + n, bin->head, (bin_count(bin) - n) * sizeof(void *));
+    return cls + 1 < TCA_NCLASSES ? cache->bins[cls + 1].full : cache->slots_end;
+}
+
+static unsigned bin_count(const struct tcache *cache, unsigned cls)
+{
+    return (unsigned)(bin_end(cache, cls) - cache->bins[cls].head);
+}
+
+/* The oldest blocks lie deepest, just below the end. */
+static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n)
+{
+    struct tcache_bin *bin = &cache->bins[cls];
+    arena_flush(cls, bin_end(cache, cls) - n, n);
+    cache->nflushed[cls] += n;
+    memmove(bin->head + n, bin->head, (bin_count(cache, cls) - n) * sizeof(void *));
     bin->head += n;
     if (bin->low_water < bin->head)
         bin->low_water = bin->head;
@@ -100,9 +111,9 @@ static void tcache_gc_step(struct tcache *cache)
     unsigned cls = cache->gc_next_class ? cache->gc_next_class : 1;
     cache->gc_next_class = (uint16_t)(cls + 1 < TCA_NCLASSES ? cls + 1 : 1);
     struct tcache_bin *bin = &cache->bins[cls];
-    unsigned unused = (unsigned)(bin->end - bin->low_water);
+    unsigned unused = (unsigned)(bin_end(cache, cls) - bin->low_water);
     if (unused)
-        bin_flush_oldest(bin, cls, unused - unused / 4);
+        bin_flush_oldest(cache, cls, unused - unused / 4);
     bin->low_water = bin->head;
 }
 
@@ -112,38 +123,38 @@ static void slow_event(struct tcache *cache)
         tcache_gc_step(cache);
 }
 
-void *tcache_alloc_slow(unsigned cls, size_t size)
+void *tcache_alloc_slow(size_t size)
 {
     struct tcache *cache = &tcache_tls;
     if (cache->state == TCACHE_UNINIT)
         tcache_start(cache);
-    if (!cls) {
-        if (!tca_bootstrap())
-            return NULL;
-        cls = sizeclass_of(size);
-    }
+    if (!tca_bootstrap())
+        goto out_of_memory;
+    unsigned cls = sizeclass_of(size);
     void *block;
     if (cache->state != TCACHE_ACTIVE) {
         if (arena_refill(arena_current(), cls, &block, 1) == 0)
             goto out_of_memory;
+        cache->uncached_allocated += sizeclass_size(cls);
         return block;
     }
     struct tcache_bin *bin = &cache->bins[cls];
-    if (bin->head != bin->end) {
-        /* Only the low-water mark stopped the fast path: raise it. */
-        bin->low_water = bin->head + 1;
-        return *bin->head++;
+    void **end = bin_end(cache, cls);
+    if (bin->head == end) {
+        slow_event(cache);
+        unsigned want = sizeclass_table[cls].refill;
+        /* The arena hands out blocks in address order; they are popped in that order. */
+        unsigned got = arena_refill(arena_current(), cls, end - want, want);
+        if (got == 0)
+            goto out_of_memory;
+        if (got < want)
+            memmove(end - got, end - want, got * sizeof(void *));
+        cache->nrefilled[cls] += got;
+        bin->head = end - got;
     }
-    slow_event(cache);
-    unsigned want = sizeclass_table[cls].refill;
-    /* The arena hands out blocks in address order; they are popped in that order. */
-    unsigned got = arena_refill(arena_current(), cls, bin->end - want, want);
-    if (got == 0)
-        goto out_of_memory;
-    if (got < want)
-        memmove(bin->end - got, bin->end - want, got * sizeof(void *));
-    bin->head = bin->end - got;
+    /* Below the low-water mark (or just refilled): the mark follows the head. */
     bin->low_water = bin->head + 1;
+    bin->nmalloc++;
     return *bin->head++;
 
 out_of_memory:
@@ -158,14 +169,15 @@ void tcache_free_slow(void *ptr, unsigned cls)
         tcache_start(cache);
     if (cache->state != TCACHE_ACTIVE) {
         arena_flush(cls, &ptr, 1);
+        cache->uncached_deallocated += sizeclass_size(cls);
         return;
     }
     struct tcache_bin *bin = &cache->bins[cls];
     if (bin->head == bin->full) {
         slow_event(cache);
-        unsigned cap = (unsigned)(bin->end - bin->full);
+        unsigned cap = sizeclass_table[cls].tcache_cap;
         if (bin->head == bin->full)
-            bin_flush_oldest(bin, cls, cap - cap / 2);
+            bin_flush_oldest(cache, cls, cap - cap / 2);
     }
     *--bin->head = ptr;
 }
@@ -175,8 +187,8 @@ void tcache_flush_all(struct tcache *cache)
     if (cache->state != TCACHE_ACTIVE)
         return;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-        if (bin_count(&cache->bins[cls]))
-            bin_flush_oldest(&cache->bins[cls], cls, bin_count(&cache->bins[cls]));
+        if (bin_count(cache, cls))
+            bin_flush_oldest(cache, cls, bin_count(cache, cls));
 }
 
 /* Thread exit: give everything back and leave the cache in bypass mode, so
@@ -196,7 +208,13 @@ static void tcache_thread_exit(void *arg)
     memory[0] = spare_slot_memory;
     spare_slot_memory = memory;
     pthread_mutex_unlock(&registry_lock);
+    /* Fold the cached counts into the uncached ones, which bypass mode keeps using. */
+    cache->uncached_allocated = tcache_thread_allocated(cache);
+    cache->uncached_deallocated = tcache_thread_deallocated(cache);
     memset(cache->bins, 0, sizeof cache->bins);
+    memset(cache->nrefilled, 0, sizeof cache->nrefilled);
+    memset(cache->nflushed, 0, sizeof cache->nflushed);
+    cache->slots_end = NULL;
     cache->slot_memory = NULL;
     cache->state = TCACHE_BYPASS;
 }
@@ -210,11 +228,31 @@ void tcache_check_free(struct tcache_bin *bin, void *ptr, unsigned cls)
     uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start);
     if (slab->free_slots[slot / 64] & ((uint64_t)1 << (slot % 64)))
         os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
-    for (void **slot = bin->head; slot < bin->end; slot++)
+    for (void **slot = bin->head; slot < bin_end(&tcache_tls, cls); slot++)
         if (*slot == ptr)
             os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
 }
 #endif
+
+uint64_t tcache_thread_allocated(const struct tcache *cache)
+{
+    uint64_t bytes = cache->uncached_allocated;
+    if (cache->state == TCACHE_ACTIVE)
+        for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
+            bytes += cache->bins[cls].nmalloc * sizeclass_size(cls);
+    return bytes;
+}
+
+/* Each block pushed was freed here: pushes = held now - refilled + popped + flushed. */
+uint64_t tcache_thread_deallocated(const struct tcache *cache)
+{
+    uint64_t bytes = cache->uncached_deallocated;
+    if (cache->state == TCACHE_ACTIVE)
+        for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
+            bytes += (bin_count(cache, cls) - cache->nrefilled[cls] + cache->bins[cls].nmalloc +
+                      cache->nflushed[cls]) * sizeclass_size(cls);
+    return bytes;
+}
 
 size_t tcache_cached_bytes(void)
 {
@@ -222,8 +260,8 @@ size_t tcache_cached_bytes(void)
     pthread_mutex_lock(&registry_lock);
     for (struct tcache *cache = registry; cache; cache = cache->next)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += (size_t)(__atomic_load_n(&cache->bins[cls].end, __ATOMIC_RELAXED) -
-                              __atomic_load_n(&cache->bins[cls].head, __ATOMIC_RELAXED)) * sizeclass_size(cls);
+            bytes += (size_t)(bin_end(cache, cls) - __atomic_load_n(&cache->bins[cls].head, __ATOMIC_RELAXED)) *
+                     sizeclass_size(cls);
     pthread_mutex_unlock(&registry_lock);
     return bytes;
 }
