@@ -8,14 +8,26 @@ struct tca_options tca_options = {
     .narenas = 0,
     .tcache = true,
     .hwloc = true,
+    .decay_ms = 1000,
+    .background_thread = false,
+    .thp = THP_DEFAULT,
     .stats_print = false,
+    .stats_format = STATS_TEXT,
 };
 
+static const char *const thp_names[] = {"default", "always", "never", NULL};
+static const char *const stats_format_names[] = {"text", "json", "prometheus", NULL};
+
 const struct tca_option_desc tca_option_descs[] = {
-    {"narenas", OPTION_LONG, &tca_options.narenas, 0, 1024},
-    {"tcache", OPTION_BOOL, &tca_options.tcache, 0, 1},
-    {"hwloc", OPTION_BOOL, &tca_options.hwloc, 0, 1},
-    {"stats_print", OPTION_BOOL, &tca_options.stats_print, 0, 1},
+    {"narenas", OPTION_LONG, &tca_options.narenas, 0, 1024, NULL},
+    {"tcache", OPTION_BOOL, &tca_options.tcache, 0, 1, NULL},
+    {"hwloc", OPTION_BOOL, &tca_options.hwloc, 0, 1, NULL},
+    {"decay_ms", OPTION_LONG, &tca_options.decay_ms, -1, 3600000, NULL},
+    {"background_thread", OPTION_BOOL, &tca_options.background_thread, 0, 1, NULL},
+    {"thp", OPTION_CHOICE, &tca_options.thp, 0, 0, thp_names},
+    {"stats_print", OPTION_BOOL, &tca_options.stats_print, 0, 1, NULL},
+    {"stats_format", OPTION_CHOICE, &tca_options.stats_format, 0, 0, stats_format_names},
+    {"stats_file", OPTION_STRING, tca_options.stats_file, 0, sizeof tca_options.stats_file - 1, NULL},
 };
 const unsigned tca_option_count = sizeof tca_option_descs / sizeof tca_option_descs[0];
 
@@ -56,6 +68,14 @@ static bool parse_bool(const char *text, size_t len, bool *out)
     return false;
 }
 
+static bool parse_choice(const char *const *choices, const char *text, size_t len, long *out)
+{
+    for (long i = 0; choices[i]; i++)
+        if (strlen(choices[i]) == len && !memcmp(choices[i], text, len))
+            return *out = i, true;
+    return false;
+}
+
 static void set_option(const char *key, size_t key_len, const char *value, size_t value_len)
 {
     for (unsigned i = 0; i < tca_option_count; i++) {
@@ -69,6 +89,12 @@ static void set_option(const char *key, size_t key_len, const char *value, size_
         else if (desc->type == OPTION_LONG && parse_long(value, value_len, &number) &&
                  number >= desc->min && number <= desc->max)
             *(long *)desc->value = number;
+        else if (desc->type == OPTION_CHOICE && parse_choice(desc->choices, value, value_len, &number))
+            *(long *)desc->value = number;
+        else if (desc->type == OPTION_STRING && value_len <= (size_t)desc->max) {
+            memcpy(desc->value, value, value_len);
+            ((char *)desc->value)[value_len] = '\0';
+        }
         else
             warn("bad value for option ", key, key_len);
         return;

@@ -5,11 +5,19 @@
 
 #include "common.h"
 
+enum tca_thp_mode { THP_DEFAULT, THP_ALWAYS, THP_NEVER };
+enum tca_stats_format { STATS_TEXT, STATS_JSON, STATS_PROMETHEUS };
+
 struct tca_options {
-    long narenas;       /* 0: one per CPU the process may run on */
-    bool tcache;        /* thread caches on */
-    bool hwloc;         /* read the topology with hwloc when a second thread starts */
-    bool stats_print;   /* print statistics at exit */
+    long narenas;            /* 0: one per CPU the process may run on */
+    bool tcache;             /* thread caches on */
+    bool hwloc;              /* read the topology with hwloc when a second thread starts */
+    long decay_ms;           /* free pages idle this long go back to the OS; 0 at once, -1 never */
+    bool background_thread;  /* a thread purges on a timer, so idle processes shrink too */
+    long thp;                /* enum tca_thp_mode, for the heap's regions */
+    bool stats_print;        /* print statistics at exit */
+    long stats_format;       /* enum tca_stats_format */
+    char stats_file[256];    /* where stats_print writes ("" = stderr) */
 };
 
 extern struct tca_options tca_options;
@@ -17,9 +25,10 @@ extern struct tca_options tca_options;
 /* One option as the ctl tree and the stats printer see it. */
 struct tca_option_desc {
     const char *name;
-    enum { OPTION_BOOL, OPTION_LONG } type;
+    enum { OPTION_BOOL, OPTION_LONG, OPTION_CHOICE, OPTION_STRING } type;
     void *value;
-    long min, max;
+    long min, max;                 /* OPTION_LONG */
+    const char *const *choices;    /* OPTION_CHOICE: the names of values 0, 1, ... (NULL-terminated) */
 };
 extern const struct tca_option_desc tca_option_descs[];
 extern const unsigned tca_option_count;
