@@ -20,7 +20,7 @@ void *os_map(size_t size, size_t align)
     if (span < size)
         return NULL;
     char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED)
         return NULL;
     char *aligned = (char *)tca_align_up((uintptr_t)raw, align);
