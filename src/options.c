@@ -8,6 +8,7 @@ struct tca_options tca_options = {
     .narenas = 0,
     .tcache = true,
     .hwloc = true,
+    .arena_per = ARENA_PER_CPU,
     .decay_ms = 1000,
     .background_thread = false,
     .thp = THP_DEFAULT,
@@ -16,12 +17,14 @@ struct tca_options tca_options = {
 };
 
 static const char *const thp_names[] = {"default", "always", "never", NULL};
+static const char *const arena_per_names[] = {"cpu", "core", "l3", "numa", NULL};
 static const char *const stats_format_names[] = {"text", "json", "prometheus", NULL};
 
 const struct tca_option_desc tca_option_descs[] = {
     {"narenas", OPTION_LONG, &tca_options.narenas, 0, 1024, NULL},
     {"tcache", OPTION_BOOL, &tca_options.tcache, 0, 1, NULL},
     {"hwloc", OPTION_BOOL, &tca_options.hwloc, 0, 1, NULL},
+    {"arena_per", OPTION_CHOICE, &tca_options.arena_per, 0, 0, arena_per_names},
     {"decay_ms", OPTION_LONG, &tca_options.decay_ms, -1, 3600000, NULL},
     {"background_thread", OPTION_BOOL, &tca_options.background_thread, 0, 1, NULL},
     {"thp", OPTION_CHOICE, &tca_options.thp, 0, 0, thp_names},
