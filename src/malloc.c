@@ -38,10 +38,11 @@ TCA_EXPORT void *malloc(size_t size)
     return alloc_large(size, 0, false);
 }
 
-static TCA_NOINLINE void free_slow(void *ptr, unsigned cls)
+static TCA_NOINLINE void free_slow(void *ptr)
 {
     if (!ptr)
         return;
+    unsigned cls = pagemap_class_of(ptr);
     if (cls) {
         tcache_free_slow(ptr, cls);
         return;
@@ -53,13 +54,11 @@ static TCA_NOINLINE void free_slow(void *ptr, unsigned cls)
 
 TCA_EXPORT void free(void *ptr)
 {
-    /* NULL and large blocks read class 0 (no block of ours lies in page 0). */
-    unsigned cls = pagemap_class_of(ptr);
-    if (TCA_LIKELY(cls != 0)) {
-        tcache_free(ptr, cls);
+    /* NULL, large blocks and foreign pointers read class 0, whose bin is
+     * always full: one test sends them all to the slow path. */
+    if (TCA_LIKELY(tcache_free(ptr, pagemap_class_of(ptr))))
         return;
-    }
-    free_slow(ptr, cls);
+    free_slow(ptr);
 }
 
 /* Usable size of one of our blocks; aborts on a pointer that is not one. */

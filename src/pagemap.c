@@ -6,7 +6,13 @@
 
 /* In .bss: untouched entries cost no memory. */
 struct pagemap_leaf *pagemap_root[PAGEMAP_ROOT_LEN];
+uintptr_t pagemap_class_base[PAGEMAP_ROOT_LEN];
 static size_t pagemap_leaves;
+
+static uintptr_t class_base_of(struct pagemap_leaf *leaf, uintptr_t index)
+{
+    return (uintptr_t)leaf->sizeclass - (index << (PAGEMAP_LEAF_SHIFT - TCA_PAGE_SHIFT));
+}
 
 bool pagemap_reserve(uintptr_t addr, size_t size)
 {
@@ -19,10 +25,15 @@ bool pagemap_reserve(uintptr_t addr, size_t size)
         if (pagemap_root[index])
             continue;
         struct pagemap_leaf *leaf = os_map(sizeof(struct pagemap_leaf), 0);
+        /* A class base of 0 would read as "no leaf": take other memory (keeping
+         * this, or mmap may hand the same address back). */
+        if (leaf && class_base_of(leaf, index) == 0)
+            leaf = os_map(sizeof(struct pagemap_leaf), 0);
         if (!leaf)
             return false;
         pagemap_leaves++;
         __atomic_store_n(&pagemap_root[index], leaf, __ATOMIC_RELEASE);
+        __atomic_store_n(&pagemap_class_base[index], class_base_of(leaf, index), __ATOMIC_RELEASE);
     }
     return true;
 }

@@ -1,8 +1,8 @@
 /* Pointer → span in O(1): a two-level radix tree over page numbers.  The root
  * covers a 48-bit user address space in 1 GiB leaves (bits above are masked
  * off: no user pointer has them on x86-64 or arm64); a leaf holds, per page,
- * the span and (for slab pages) the size class, so free() finds its class with
- * two loads.  A page whose entry is empty is not ours. */
+ * the span and (for slab pages) the size class.  A page whose entry is empty
+ * is not ours. */
 #ifndef TCA_PAGEMAP_H
 #define TCA_PAGEMAP_H
 
@@ -21,10 +21,19 @@ struct pagemap_leaf {
 };
 
 extern struct pagemap_leaf *pagemap_root[PAGEMAP_ROOT_LEN];
+/* free()'s lookup, per root entry: the address of the leaf's class bytes minus
+ * the number of pages below the leaf, so that page p's class sits at
+ * class_base + p and is found without masking p; 0 where there is no leaf. */
+extern uintptr_t pagemap_class_base[PAGEMAP_ROOT_LEN];
+
+TCA_INLINE uintptr_t pagemap_page_of(uintptr_t addr)
+{
+    return addr << (64 - PAGEMAP_ADDRESS_BITS) >> (64 - PAGEMAP_ADDRESS_BITS + TCA_PAGE_SHIFT);
+}
 
 TCA_INLINE struct pagemap_leaf *pagemap_leaf_of(uintptr_t addr)
 {
-    uintptr_t index = (addr >> PAGEMAP_LEAF_SHIFT) & (PAGEMAP_ROOT_LEN - 1);
+    uintptr_t index = pagemap_page_of(addr) >> (PAGEMAP_LEAF_SHIFT - TCA_PAGE_SHIFT);
     return __atomic_load_n(&pagemap_root[index], __ATOMIC_ACQUIRE);
 }
 
@@ -36,8 +45,10 @@ TCA_INLINE size_t pagemap_leaf_index(uintptr_t addr)
 /* Size class of the slab holding ptr; 0 for a large span, a free page or a foreign pointer. */
 TCA_INLINE unsigned pagemap_class_of(const void *ptr)
 {
-    struct pagemap_leaf *leaf = pagemap_leaf_of((uintptr_t)ptr);
-    return leaf ? leaf->sizeclass[pagemap_leaf_index((uintptr_t)ptr)] : 0;
+    uintptr_t page = pagemap_page_of((uintptr_t)ptr);
+    uintptr_t class_base =
+        __atomic_load_n(&pagemap_class_base[page >> (PAGEMAP_LEAF_SHIFT - TCA_PAGE_SHIFT)], __ATOMIC_ACQUIRE);
+    return class_base ? *(const uint8_t *)(class_base + page) : 0;
 }
 
 TCA_INLINE struct span *pagemap_span_of(const void *ptr)

@@ -1,6 +1,6 @@
 #include "sizeclass.h"
 
-uint8_t sizeclass_by_quantum[(TCA_SMALL_MAX >> 4) + 1];
+uint8_t sizeclass_by_size[TCA_SMALL_MAX + 1];
 struct sizeclass_info sizeclass_table[TCA_NCLASSES];
 
 /* Fewest pages giving ≥ 8 blocks with ≤ 1/16 of the slab wasted: small slabs
@@ -42,11 +42,10 @@ void sizeclass_init(void)
             sizeclass_set(cls++, group + group / 4 * step);
 
     unsigned target = 1;
-    for (size_t quantum = 0; quantum <= TCA_SMALL_MAX >> 4; quantum++) {
-        size_t size = quantum << 4;
+    for (size_t size = 0; size <= TCA_SMALL_MAX; size++) {
         while (sizeclass_table[target].size < size)
             target++;
-        __atomic_store_n(&sizeclass_by_quantum[quantum], (uint8_t)target, __ATOMIC_RELAXED);
+        __atomic_store_n(&sizeclass_by_size[size], (uint8_t)target, __ATOMIC_RELAXED);
     }
 }
 

@@ -18,12 +18,14 @@ struct sizeclass_info {
     uint16_t refill;      /* blocks fetched from the arena per miss */
 };
 
-/* size → class for size ≤ TCA_SMALL_MAX, indexed by (size + 15) >> 4: one load, no division.
- * Before sizeclass_init() every entry is 0, which the thread cache treats as a miss. */
-extern uint8_t sizeclass_by_quantum[(TCA_SMALL_MAX >> 4) + 1];
+/* size → class for size ≤ TCA_SMALL_MAX, indexed by the size itself: one load,
+ * no shift, no division (32 KiB, of which a program touches the lines of the
+ * sizes it uses).  Before sizeclass_init() every entry is 0, which the thread
+ * cache treats as a miss. */
+extern uint8_t sizeclass_by_size[TCA_SMALL_MAX + 1];
 extern struct sizeclass_info sizeclass_table[TCA_NCLASSES];
 
-TCA_INLINE unsigned sizeclass_of(size_t size) { return sizeclass_by_quantum[(size + 15) >> 4]; }
+TCA_INLINE unsigned sizeclass_of(size_t size) { return sizeclass_by_size[size]; }
 TCA_INLINE size_t sizeclass_size(unsigned cls) { return sizeclass_table[cls].size; }
 
 /* Block index of a byte offset inside a slab; UINT32_MAX if it is not a block start. */

@@ -57,10 +57,9 @@ static bool tcache_start(struct tcache *cache)
         return false;
     cache->slot_memory = memory;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
-        struct tcache_bin *bin = &cache->bins[cls];
-        bin->full = memory;
+        cache->full[cls] = memory;
         memory += sizeclass_table[cls].tcache_cap;
-        bin->head = bin->low_water = memory;
+        cache->head[cls] = cache->low_water[cls] = memory;
     }
     cache->slots_end = memory;
     pthread_mutex_lock(&registry_lock);
@@ -84,24 +83,23 @@ static bool tcache_start(struct tcache *cache)
 
 static void **bin_end(const struct tcache *cache, unsigned cls)
 {
-    return cls + 1 < TCA_NCLASSES ? cache->bins[cls + 1].full : cache->slots_end;
+    return cls + 1 < TCA_NCLASSES ? cache->full[cls + 1] : cache->slots_end;
 }
 
 static unsigned bin_count(const struct tcache *cache, unsigned cls)
 {
-    return (unsigned)(bin_end(cache, cls) - cache->bins[cls].head);
+    return (unsigned)(bin_end(cache, cls) - cache->head[cls]);
 }
 
 /* The oldest blocks lie deepest, just below the end. */
 static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n)
 {
-    struct tcache_bin *bin = &cache->bins[cls];
     arena_flush(cls, bin_end(cache, cls) - n, n);
     cache->nflushed[cls] += n;
-    memmove(bin->head + n, bin->head, (bin_count(cache, cls) - n) * sizeof(void *));
-    bin->head += n;
-    if (bin->low_water < bin->head)
-        bin->low_water = bin->head;
+    memmove(cache->head[cls] + n, cache->head[cls], (bin_count(cache, cls) - n) * sizeof(void *));
+    cache->head[cls] += n;
+    if (cache->low_water[cls] < cache->head[cls])
+        cache->low_water[cls] = cache->head[cls];
 }
 
 /* One class per step: hand back three quarters of what the bin held unused
@@ -110,11 +108,10 @@ static void tcache_gc_step(struct tcache *cache)
 {
     unsigned cls = cache->gc_next_class ? cache->gc_next_class : 1;
     cache->gc_next_class = (uint16_t)(cls + 1 < TCA_NCLASSES ? cls + 1 : 1);
-    struct tcache_bin *bin = &cache->bins[cls];
-    unsigned unused = (unsigned)(bin_end(cache, cls) - bin->low_water);
+    unsigned unused = (unsigned)(bin_end(cache, cls) - cache->low_water[cls]);
     if (unused)
         bin_flush_oldest(cache, cls, unused - unused / 4);
-    bin->low_water = bin->head;
+    cache->low_water[cls] = cache->head[cls];
 }
 
 static void slow_event(struct tcache *cache)
@@ -138,9 +135,8 @@ void *tcache_alloc_slow(size_t size)
         cache->uncached_allocated += sizeclass_size(cls);
         return block;
     }
-    struct tcache_bin *bin = &cache->bins[cls];
     void **end = bin_end(cache, cls);
-    if (bin->head == end) {
+    if (cache->head[cls] == end) {
         slow_event(cache);
         unsigned want = sizeclass_table[cls].refill;
         /* The arena hands out blocks in address order; they are popped in that order. */
@@ -150,12 +146,12 @@ void *tcache_alloc_slow(size_t size)
         if (got < want)
             memmove(end - got, end - want, got * sizeof(void *));
         cache->nrefilled[cls] += got;
-        bin->head = end - got;
+        cache->head[cls] = end - got;
     }
     /* Below the low-water mark (or just refilled): the mark follows the head. */
-    bin->low_water = bin->head + 1;
-    bin->nmalloc++;
-    return *bin->head++;
+    cache->low_water[cls] = cache->head[cls] + 1;
+    cache->nmalloc[cls]++;
+    return *cache->head[cls]++;
 
 out_of_memory:
     errno = ENOMEM;
@@ -172,14 +168,16 @@ void tcache_free_slow(void *ptr, unsigned cls)
         cache->uncached_deallocated += sizeclass_size(cls);
         return;
     }
-    struct tcache_bin *bin = &cache->bins[cls];
-    if (bin->head == bin->full) {
+#if TCA_CHECKED
+    tcache_check_free(ptr, cls);
+#endif
+    if (cache->head[cls] == cache->full[cls]) {
         slow_event(cache);
         unsigned cap = sizeclass_table[cls].tcache_cap;
-        if (bin->head == bin->full)
+        if (cache->head[cls] == cache->full[cls])
             bin_flush_oldest(cache, cls, cap - cap / 2);
     }
-    *--bin->head = ptr;
+    *--cache->head[cls] = ptr;
 }
 
 void tcache_flush_all(struct tcache *cache)
@@ -211,7 +209,10 @@ static void tcache_thread_exit(void *arg)
     /* Fold the cached counts into the uncached ones, which bypass mode keeps using. */
     cache->uncached_allocated = tcache_thread_allocated(cache);
     cache->uncached_deallocated = tcache_thread_deallocated(cache);
-    memset(cache->bins, 0, sizeof cache->bins);
+    memset(cache->head, 0, sizeof cache->head);
+    memset(cache->low_water, 0, sizeof cache->low_water);
+    memset(cache->full, 0, sizeof cache->full);
+    memset(cache->nmalloc, 0, sizeof cache->nmalloc);
     memset(cache->nrefilled, 0, sizeof cache->nrefilled);
     memset(cache->nflushed, 0, sizeof cache->nflushed);
     cache->slots_end = NULL;
@@ -220,7 +221,7 @@ static void tcache_thread_exit(void *arg)
 }
 
 #if TCA_CHECKED
-void tcache_check_free(struct tcache_bin *bin, void *ptr, unsigned cls)
+void tcache_check_free(void *ptr, unsigned cls)
 {
     struct span *slab = pagemap_span_of(ptr);
     if (sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start) >= sizeclass_table[cls].nslots)
@@ -228,7 +229,7 @@ void tcache_check_free(struct tcache_bin *bin, void *ptr, unsigned cls)
     uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start);
     if (slab->free_slots[slot / 64] & ((uint64_t)1 << (slot % 64)))
         os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
-    for (void **slot = bin->head; slot < bin_end(&tcache_tls, cls); slot++)
+    for (void **slot = tcache_tls.head[cls]; slot < bin_end(&tcache_tls, cls); slot++)
         if (*slot == ptr)
             os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
 }
@@ -239,7 +240,7 @@ uint64_t tcache_thread_allocated(const struct tcache *cache)
     uint64_t bytes = cache->uncached_allocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += cache->bins[cls].nmalloc * sizeclass_size(cls);
+            bytes += cache->nmalloc[cls] * sizeclass_size(cls);
     return bytes;
 }
 
@@ -249,7 +250,7 @@ uint64_t tcache_thread_deallocated(const struct tcache *cache)
     uint64_t bytes = cache->uncached_deallocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += (bin_count(cache, cls) - cache->nrefilled[cls] + cache->bins[cls].nmalloc +
+            bytes += (bin_count(cache, cls) - cache->nrefilled[cls] + cache->nmalloc[cls] +
                       cache->nflushed[cls]) * sizeclass_size(cls);
     return bytes;
 }
@@ -260,7 +261,7 @@ size_t tcache_cached_bytes(void)
     pthread_mutex_lock(&registry_lock);
     for (struct tcache *cache = registry; cache; cache = cache->next)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += (size_t)(bin_end(cache, cls) - __atomic_load_n(&cache->bins[cls].head, __ATOMIC_RELAXED)) *
+            bytes += (size_t)(bin_end(cache, cls) - __atomic_load_n(&cache->head[cls], __ATOMIC_RELAXED)) *
                      sizeclass_size(cls);
     pthread_mutex_unlock(&registry_lock);
     return bytes;

@@ -11,21 +11,20 @@
 
 #include "src/sizeclass.h"
 
-/* A bin is a stack of pointers in [head, end): push moves head down, pop up.
- * Comparing head against one precomputed mark is each fast path's only test. */
-struct tcache_bin {
-    void **head;        /* next block to hand out */
-    void **low_water;   /* highest head since the last GC: [low_water, end) sat unused */
-    void **full;        /* head at capacity: the stack's first slot (the next bin's stack
-                         * starts where this one ends, so the end needs no field) */
-    uint64_t nmalloc;   /* blocks handed out: the one counter on a fast path */
-};
-
+/* Bin cls is a stack of pointers in [full[cls], end): push moves head[cls]
+ * down, pop moves it up; the end is the next bin's full (slots_end for the
+ * last).  Comparing head against one precomputed mark is each fast path's only
+ * test.  The fields are arrays indexed by class, not an array of structs: on
+ * x86-64 every fast-path access is then one %fs-relative operand with the
+ * class as a scaled index, and no bin address has to be computed. */
 enum tcache_state { TCACHE_UNINIT = 0, TCACHE_ACTIVE, TCACHE_BYPASS };
 
 struct tcache {
-    struct tcache_bin bins[TCA_NCLASSES];
-    void **slots_end;           /* end of the last bin's stack */
+    void **head[TCA_NCLASSES];      /* next block to hand out */
+    void **low_water[TCA_NCLASSES]; /* highest head since the last GC: [low_water, end) sat unused */
+    void **full[TCA_NCLASSES];      /* head at capacity: the stack's first slot */
+    uint64_t nmalloc[TCA_NCLASSES]; /* blocks handed out: the one counter on a fast path */
+    void **slots_end;               /* end of the last bin's stack */
     /* Slow-path counts from which thread.allocated and thread.deallocated follow. */
     uint64_t nrefilled[TCA_NCLASSES], nflushed[TCA_NCLASSES];
     uint64_t uncached_allocated, uncached_deallocated; /* bytes: large, or no cache */
@@ -39,41 +38,59 @@ struct tcache {
 
 extern __thread struct tcache tcache_tls __attribute__((tls_model("initial-exec")));
 
+/* The calling thread's cache as the fast paths see it.  In a shared library
+ * an initial-exec TLS address costs a GOT load plus an add of the thread
+ * pointer; addressing through %fs folds the add into every operand. */
+#if defined(__x86_64__) && defined(__SEG_FS)
+typedef __seg_fs struct tcache tcache_view;
+TCA_INLINE tcache_view *tcache_self(void)
+{
+    uintptr_t offset;
+    __asm__("movq tcache_tls@gottpoff(%%rip), %0" : "=r"(offset));
+    return (tcache_view *)offset;
+}
+#else
+typedef struct tcache tcache_view;
+TCA_INLINE tcache_view *tcache_self(void) { return &tcache_tls; }
+#endif
+
 /* Takes the size, not the class: the class table reads 0 until bootstrap. */
 void *tcache_alloc_slow(size_t size);
 void tcache_free_slow(void *ptr, unsigned cls);
 #if TCA_CHECKED
-void tcache_check_free(struct tcache_bin *bin, void *ptr, unsigned cls);
+void tcache_check_free(void *ptr, unsigned cls);
 #endif
 
 /* cls = sizeclass_of(size), size ≤ TCA_SMALL_MAX (for an aligned request: the
  * class size) */
 TCA_INLINE void *tcache_alloc(unsigned cls, size_t size)
 {
-    struct tcache_bin *bin = &tcache_tls.bins[cls];
-    void **head = bin->head;
-    if (TCA_LIKELY(head != bin->low_water)) {
-        bin->head = head + 1;
-        bin->nmalloc++;
+    tcache_view *cache = tcache_self();
+    void **head = cache->head[cls];
+    if (TCA_LIKELY(head != cache->low_water[cls])) {
+        cache->head[cls]++;
+        cache->nmalloc[cls]++;
         return *head;
     }
     return tcache_alloc_slow(size);
 }
 
-/* cls: the block's class from the pagemap, non-zero */
-TCA_INLINE void tcache_free(void *ptr, unsigned cls)
+/* cls: the block's class from the pagemap.  False when the block must take the
+ * slow path: its bin is full, or cls is 0 (bin 0 is never set up: its head
+ * and full both stay NULL), or the cache is not set up yet (every bin reads
+ * NULL). */
+TCA_INLINE bool tcache_free(void *ptr, unsigned cls)
 {
-    struct tcache_bin *bin = &tcache_tls.bins[cls];
-    void **head = bin->head;
+    tcache_view *cache = tcache_self();
+    void **head = cache->head[cls];
+    if (TCA_UNLIKELY(head == cache->full[cls]))
+        return false;
 #if TCA_CHECKED
-    tcache_check_free(bin, ptr, cls);
+    tcache_check_free(ptr, cls);
 #endif
-    if (TCA_LIKELY(head != bin->full)) {
-        *--head = ptr;
-        bin->head = head;
-        return;
-    }
-    tcache_free_slow(ptr, cls);
+    head[-1] = ptr;
+    cache->head[cls]--;
+    return true;
 }
 
 /* Returns every cached block to the arenas (thread.tcache.flush, thread exit). */
