@@ -1,0 +1,148 @@
+/* The page heap: spans allocated and freed, neighbours coalescing whatever
+ * order they are freed in, aligned spans, slab spans in the pagemap, and the
+ * heap's own invariant check after every step. */
+#include "check.h"
+#include "src/init.h"
+#include "src/pageheap.h"
+#include "src/pagemap.h"
+
+/* Above the exact-size lists, so allocation is best fit and, from one free
+ * run, in address order. */
+#define RUN_PAGES 300
+
+static uintptr_t page_after(const struct span *span) { return span->start + span->npages * TCA_PAGE_SIZE; }
+
+static void check_heap(void)
+{
+    pageheap_check();
+    struct pageheap_stats stats;
+    pageheap_read_stats(&stats);
+    CHECK(stats.free_bytes + stats.large_bytes + stats.slab_bytes == stats.mapped_bytes);
+}
+
+/* The free span holding page addr, which must run exactly [start, end). */
+static void check_free_run(uintptr_t start, uintptr_t end)
+{
+    struct span *span = pagemap_span_of((void *)start);
+    CHECK(span && span->state == SPAN_FREE);
+    CHECK(span->start == start && page_after(span) == end);
+    CHECK(pagemap_span_of((void *)(end - TCA_PAGE_SIZE)) == span);
+}
+
+static struct span *alloc_large(size_t npages)
+{
+    struct span *span = pageheap_alloc_span(npages, 1, 0);
+    CHECK(span && span->state == SPAN_LARGE && span->npages == npages);
+    CHECK(span->start % TCA_PAGE_SIZE == 0);
+    CHECK(pagemap_span_of((void *)span->start) == span);
+    CHECK(pagemap_span_of((void *)(page_after(span) - 1)) == span);
+    CHECK(pagemap_class_of((void *)span->start) == 0);
+    check_heap();
+    return span;
+}
+
+/* Fences L and R stay allocated around three neighbours A, B, C that are
+ * freed in every order; after each free the freed neighbours form one run. */
+static void check_coalescing(void)
+{
+    static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    struct span *left = alloc_large(RUN_PAGES);
+    for (int order = 0; order < 6; order++) {
+        struct span *run[3];
+        for (int i = 0; i < 3; i++)
+            run[i] = alloc_large(RUN_PAGES);
+        struct span *right = alloc_large(RUN_PAGES);
+        CHECK(run[0]->start == page_after(left));
+        for (int i = 0; i < 3; i++)
+            CHECK(page_after(run[i]) == (i < 2 ? run[i + 1]->start : right->start));
+        uintptr_t starts[3], ends[3];
+        for (int i = 0; i < 3; i++)
+            starts[i] = run[i]->start, ends[i] = page_after(run[i]);
+
+        bool freed[3] = {false, false, false};
+        for (int step = 0; step < 3; step++) {
+            int which = orders[order][step];
+            pageheap_free_span(run[which]);
+            freed[which] = true;
+            check_heap();
+            for (int i = 0; i < 3; i++) {
+                if (!freed[i])
+                    continue;
+                int first = i, last = i;
+                while (first > 0 && freed[first - 1])
+                    first--;
+                while (last < 2 && freed[last + 1])
+                    last++;
+                check_free_run(starts[first], ends[last]);
+            }
+        }
+        /* Freeing R merges everything after L back into one run: the next
+         * round carves its neighbours from the same place. */
+        pageheap_free_span(right);
+        check_heap();
+    }
+    pageheap_free_span(left);
+    check_heap();
+}
+
+static void check_alignment(void)
+{
+    for (size_t align_pages = 1; align_pages <= 512; align_pages *= 2) {
+        for (size_t npages = 1; npages <= 257; npages += 64) {
+            struct span *span = pageheap_alloc_span(npages, align_pages, 0);
+            CHECK(span && span->npages == npages);
+            CHECK(span->start % (align_pages * TCA_PAGE_SIZE) == 0);
+            check_heap();
+            pageheap_free_span(span);
+            check_heap();
+        }
+    }
+}
+
+static void check_slab_spans(void)
+{
+    unsigned cls = TCA_NCLASSES - 1;
+    struct span *slab = pageheap_alloc_span(4, 1, cls);
+    CHECK(slab && slab->state == SPAN_SLAB && slab->sizeclass == cls);
+    for (size_t page = 0; page < 4; page++) {
+        const void *inside = (const char *)slab->start + page * TCA_PAGE_SIZE + 100;
+        CHECK(pagemap_span_of(inside) == slab);
+        CHECK(pagemap_class_of(inside) == cls);
+    }
+    check_heap();
+    uintptr_t start = slab->start;
+    pageheap_free_span(slab);
+    check_heap();
+    /* Interior pages of a free span are out of the pagemap, and no page reads as a slab. */
+    for (size_t page = 0; page < 4; page++)
+        CHECK(pagemap_class_of((const char *)start + page * TCA_PAGE_SIZE) == 0);
+}
+
+/* Freed memory is reused rather than mapped again. */
+static void check_reuse(void)
+{
+    struct pageheap_stats before, after;
+    pageheap_read_stats(&before);
+    for (int round = 0; round < 100; round++) {
+        struct span *span = pageheap_alloc_span(1000, 1, 0);
+        CHECK(span);
+        pageheap_free_span(span);
+    }
+    pageheap_read_stats(&after);
+    CHECK(after.mapped_bytes == before.mapped_bytes);
+    CHECK(after.large_bytes == before.large_bytes);
+}
+
+int main(void)
+{
+    CHECK(tca_bootstrap());
+    check_coalescing();
+    check_alignment();
+    check_slab_spans();
+    check_reuse();
+    /* More than one region: a span bigger than the 64 MiB regions. */
+    struct span *huge = alloc_large((size_t)100 << 20 >> TCA_PAGE_SHIFT);
+    pageheap_free_span(huge);
+    check_heap();
+    return 0;
+}

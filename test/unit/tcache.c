@@ -1,0 +1,172 @@
+/* Thread caches: hits and misses through malloc/free, refill and flush sizes,
+ * flush_all, the per-thread allocated/deallocated counts, idle bins shrinking,
+ * everything returned at thread exit, and a thread allocating after its cache
+ * was torn down. */
+#include <pthread.h>
+
+#include "arenas/arena.h"
+#include "check.h"
+#include "include/tcarena.h"
+#include "src/init.h"
+#include "src/pagemap.h"
+#include "tcache/tcache.h"
+
+static unsigned cached(unsigned cls)
+{
+    const struct tcache *cache = &tcache_tls;
+    void **end = cls + 1 < TCA_NCLASSES ? cache->full[cls + 1] : cache->slots_end;
+    return (unsigned)(end - cache->head[cls]);
+}
+
+/* Blocks of class cls handed out by the arenas and not yet returned to them. */
+static uint64_t arena_outstanding(unsigned cls)
+{
+    uint64_t regs = 0;
+    for (unsigned i = 0; i < arena_count; i++)
+        if (arena_table[i]) {
+            pthread_mutex_lock(&arena_table[i]->bins[cls].lock);
+            regs += arena_table[i]->bins[cls].curregs;
+            pthread_mutex_unlock(&arena_table[i]->bins[cls].lock);
+        }
+    return regs;
+}
+
+static void check_hits_and_misses(void)
+{
+    unsigned cls = sizeclass_of(100);
+    const struct sizeclass_info *info = &sizeclass_table[cls];
+    tcache_flush_all(&tcache_tls);
+    CHECK(cached(cls) == 0);
+
+    void *first = malloc(100);
+    CHECK(tcache_tls.state == TCACHE_ACTIVE);
+    CHECK(cached(cls) == info->refill - 1u);
+    free(first);
+    CHECK(cached(cls) == info->refill);
+    CHECK(malloc(100) == first); /* last in, first out */
+    free(first);
+
+    /* Freeing past capacity flushes half the bin; it never holds more than cap. */
+    unsigned count = 2u * info->tcache_cap + 1;
+    void **blocks = calloc(count, sizeof(void *));
+    for (unsigned i = 0; i < count; i++)
+        CHECK((blocks[i] = malloc(100)) && pagemap_class_of(blocks[i]) == cls);
+    uint64_t flushed = tcache_tls.nflushed[cls];
+    for (unsigned i = 0; i < count; i++) {
+        free(blocks[i]);
+        CHECK(cached(cls) <= info->tcache_cap);
+    }
+    CHECK(tcache_tls.nflushed[cls] - flushed >= count - info->tcache_cap);
+    free(blocks);
+
+    uint64_t outstanding = arena_outstanding(cls);
+    unsigned held = cached(cls);
+    CHECK(tca_ctl("thread.tcache.flush", NULL, NULL, NULL, 0) == 0);
+    for (unsigned c = 1; c < TCA_NCLASSES; c++)
+        CHECK(cached(c) == 0);
+    CHECK(arena_outstanding(cls) == outstanding - held);
+}
+
+static void check_thread_counts(void)
+{
+    const struct tcache *cache = &tcache_tls;
+    uint64_t allocated = tcache_thread_allocated(cache), deallocated = tcache_thread_deallocated(cache);
+    void *small = malloc(1000), *large = malloc(100000), *aligned = aligned_alloc(4096, 5000);
+    CHECK(tcache_thread_allocated(cache) - allocated ==
+          sizeclass_size(sizeclass_of(1000)) + tca_align_up(100000, TCA_PAGE_SIZE) +
+              sizeclass_size(sizeclass_for_aligned(5000, 4096)));
+    CHECK(tcache_thread_deallocated(cache) == deallocated);
+    free(small);
+    free(large);
+    free(aligned);
+    CHECK(tcache_thread_deallocated(cache) - deallocated == tcache_thread_allocated(cache) - allocated);
+    /* Flushing moves blocks, it neither allocates nor frees. */
+    allocated = tcache_thread_allocated(cache), deallocated = tcache_thread_deallocated(cache);
+    tcache_flush_all(&tcache_tls);
+    CHECK(tcache_thread_allocated(cache) == allocated && tcache_thread_deallocated(cache) == deallocated);
+}
+
+/* A bin left alone while other classes keep taking slow paths gives blocks back. */
+static void check_idle_bin_shrinks(void)
+{
+    unsigned idle = sizeclass_of(5000), busy = sizeclass_of(16);
+    void *blocks[8];
+    for (int i = 0; i < 8; i++)
+        blocks[i] = malloc(5000);
+    for (int i = 0; i < 8; i++)
+        free(blocks[i]);
+    unsigned held = cached(idle);
+    CHECK(held >= 8);
+    size_t count = (size_t)sizeclass_table[busy].refill * 4 * TCA_NCLASSES * 32;
+    void **many = malloc(count * sizeof(void *));
+    for (size_t i = 0; i < count; i++)
+        many[i] = malloc(16);
+    for (size_t i = 0; i < count; i++)
+        free(many[i]);
+    free(many);
+    CHECK(cached(idle) < held);
+}
+
+static pthread_key_t late_key;
+
+/* Runs after tcarena's own thread-exit destructor (a later key): the cache is
+ * torn down and the arena serves. */
+static void allocate_late(void *arg)
+{
+    (void)arg;
+    CHECK(tcache_tls.state == TCACHE_BYPASS);
+    void *blocks[100];
+    for (int i = 0; i < 100; i++) {
+        CHECK((blocks[i] = malloc((size_t)i * 97)) != NULL);
+        memset(blocks[i], i, (size_t)i * 97);
+    }
+    for (int i = 0; i < 100; i++)
+        free(blocks[i]);
+    CHECK(cached(sizeclass_of(97)) == 0);
+}
+
+static void *short_thread(void *arg)
+{
+    unsigned cls = *(unsigned *)arg;
+    void *blocks[50];
+    for (int i = 0; i < 50; i++)
+        blocks[i] = malloc(sizeclass_size(cls));
+    for (int i = 0; i < 50; i += 2)
+        free(blocks[i]);
+    for (int i = 1; i < 50; i += 2)
+        free(blocks[i]);
+    CHECK(cached(cls) > 0);
+    pthread_setspecific(late_key, &late_key);
+    return NULL;
+}
+
+static void run_short_thread(unsigned *cls)
+{
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, short_thread, cls) == 0);
+    CHECK(pthread_join(thread, NULL) == 0);
+}
+
+static void check_thread_exit(void)
+{
+    unsigned cls = sizeclass_of(2500);
+    CHECK(pthread_key_create(&late_key, allocate_late) == 0);
+    /* The first second thread loads the topology, which keeps what it allocates. */
+    run_short_thread(&cls);
+    tcache_flush_all(&tcache_tls);
+    uint64_t outstanding = arena_outstanding(cls);
+    for (int round = 0; round < 4; round++) {
+        run_short_thread(&cls);
+        CHECK(arena_outstanding(cls) == outstanding);
+    }
+}
+
+int main(void)
+{
+    CHECK(tca_bootstrap()); /* the class table is read before the first malloc */
+    check_hits_and_misses();
+    check_thread_counts();
+    check_idle_bin_shrinks();
+    check_thread_exit();
+    return 0;
+}
