@@ -54,9 +54,12 @@ static TCA_NOINLINE void free_slow(void *ptr)
 
 TCA_EXPORT void free(void *ptr)
 {
-    /* NULL, large blocks and foreign pointers read class 0, whose bin is
-     * always full: one test sends them all to the slow path. */
-    if (TCA_LIKELY(tcache_free(ptr, pagemap_class_of(ptr))))
+    /* Large blocks read class 0, whose bin is always full: the same test
+     * that catches a full bin sends them to the slow path.  NULL and foreign
+     * pointers mostly find no leaf. */
+    uintptr_t page = pagemap_page_of((uintptr_t)ptr);
+    uintptr_t class_base = pagemap_class_base_of(page);
+    if (TCA_LIKELY(class_base != 0) && TCA_LIKELY(tcache_free(ptr, pagemap_class_at(class_base, page))))
         return;
     free_slow(ptr);
 }

@@ -42,13 +42,23 @@ TCA_INLINE size_t pagemap_leaf_index(uintptr_t addr)
     return (addr >> TCA_PAGE_SHIFT) & (PAGEMAP_LEAF_LEN - 1);
 }
 
+/* The class base for page number page; 0 when no leaf covers it. */
+TCA_INLINE uintptr_t pagemap_class_base_of(uintptr_t page)
+{
+    return __atomic_load_n(&pagemap_class_base[page >> (PAGEMAP_LEAF_SHIFT - TCA_PAGE_SHIFT)], __ATOMIC_ACQUIRE);
+}
+
+TCA_INLINE unsigned pagemap_class_at(uintptr_t class_base, uintptr_t page)
+{
+    return *(const uint8_t *)(class_base + page);
+}
+
 /* Size class of the slab holding ptr; 0 for a large span, a free page or a foreign pointer. */
 TCA_INLINE unsigned pagemap_class_of(const void *ptr)
 {
     uintptr_t page = pagemap_page_of((uintptr_t)ptr);
-    uintptr_t class_base =
-        __atomic_load_n(&pagemap_class_base[page >> (PAGEMAP_LEAF_SHIFT - TCA_PAGE_SHIFT)], __ATOMIC_ACQUIRE);
-    return class_base ? *(const uint8_t *)(class_base + page) : 0;
+    uintptr_t class_base = pagemap_class_base_of(page);
+    return class_base ? pagemap_class_at(class_base, page) : 0;
 }
 
 TCA_INLINE struct span *pagemap_span_of(const void *ptr)

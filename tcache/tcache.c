@@ -41,7 +41,8 @@ static void **slot_memory_get(void)
     if (memory)
         spare_slot_memory = memory[0];
     pthread_mutex_unlock(&registry_lock);
-    return memory ? memory : base_alloc(slot_memory_len * sizeof(void *));
+    /* One slot more: the free fast path reads the slot at head even when the last bin is empty. */
+    return memory ? memory : base_alloc((slot_memory_len + 1) * sizeof(void *));
 }
 
 /* Sets up the calling thread's cache; false when it must stay in bypass mode. */
@@ -62,6 +63,7 @@ static bool tcache_start(struct tcache *cache)
         cache->head[cls] = cache->low_water[cls] = memory;
     }
     cache->slots_end = memory;
+    *memory = NULL;
     pthread_mutex_lock(&registry_lock);
     cache->next = registry;
     cache->prev = NULL;
@@ -168,6 +170,8 @@ void tcache_free_slow(void *ptr, unsigned cls)
         cache->uncached_deallocated += sizeclass_size(cls);
         return;
     }
+    if (cache->head[cls] != bin_end(cache, cls) && *cache->head[cls] == ptr)
+        os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
 #if TCA_CHECKED
     tcache_check_free(ptr, cls);
 #endif

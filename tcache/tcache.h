@@ -78,12 +78,14 @@ TCA_INLINE void *tcache_alloc(unsigned cls, size_t size)
 /* cls: the block's class from the pagemap.  False when the block must take the
  * slow path: its bin is full, or cls is 0 (bin 0 is never set up: its head
  * and full both stay NULL), or the cache is not set up yet (every bin reads
- * NULL). */
+ * NULL), or ptr is the block freed last: the common double free, caught here
+ * before the block can be handed out twice (the slot at head is always
+ * readable, and the slow path tells a real double free from a stale slot). */
 TCA_INLINE bool tcache_free(void *ptr, unsigned cls)
 {
     tcache_view *cache = tcache_self();
     void **head = cache->head[cls];
-    if (TCA_UNLIKELY(head == cache->full[cls]))
+    if (TCA_UNLIKELY(head == cache->full[cls] || *head == ptr))
         return false;
 #if TCA_CHECKED
     tcache_check_free(ptr, cls);
