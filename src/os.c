@@ -2,6 +2,7 @@
  * the allocator is initialised and inside its slow paths. */
 #include "os.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,32 @@ unsigned os_cpu_count(unsigned *max_cpu_id_plus_one)
     if (max_cpu_id_plus_one)
         *max_cpu_id_plus_one = top;
     return count ? count : 1;
+}
+
+long os_read_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = '\0';
+    return (long)len;
+}
+
+bool os_allowed_cpus(uint64_t *mask, size_t bytes)
+{
+    uint64_t caller[bytes / sizeof *mask];
+    bool from_main = sched_getaffinity(getpid(), bytes, (cpu_set_t *)mask) == 0;
+    bool from_caller = sched_getaffinity(0, bytes, (cpu_set_t *)caller) == 0;
+    if (!from_main)
+        memset(mask, 0, bytes);
+    for (size_t i = 0; from_caller && i < bytes / sizeof *mask; i++)
+        mask[i] |= caller[i];
+    return from_main || from_caller;
 }
 
 uint64_t os_clock_ms(void)

@@ -13,6 +13,13 @@ void os_purge(void *addr, size_t size);
 size_t os_system_page_size(void);
 /* CPUs this process may run on (sched_getaffinity), and the highest such id + 1. */
 unsigned os_cpu_count(unsigned *max_cpu_id_plus_one);
+/* Reads up to size-1 bytes of a small file (/sys) into buf, NUL-terminated;
+ * returns the length, or -1 when it cannot be read. */
+long os_read_file(const char *path, char *buf, size_t size);
+/* The CPUs the process may run on as a bit mask of bytes bytes (bit i: CPU i):
+ * the main thread's and the caller's affinity together, so that a thread pinned
+ * before asking still sees the whole process.  False when neither can be read. */
+bool os_allowed_cpus(uint64_t *mask, size_t bytes);
 uint64_t os_clock_ms(void);
 void os_write_stderr(const char *text);
 /* "tcarena: <what> 0x<ptr>[ (size class <size>)]" on stderr, then abort(). */
