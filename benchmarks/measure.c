@@ -1,6 +1,6 @@
 /* The runner's launcher: "measure OUT_FILE LIBRARY|- PROGRAM [ARGS...]" runs
  * PROGRAM with LIBRARY preloaded (- for none) and writes "<wall seconds>
- * <peak RSS KiB>" of that run to OUT_FILE, then exits with PROGRAM's status
+ * <peak RSS KiB> <CPU seconds, user + system>" of that run to OUT_FILE, then exits with PROGRAM's status
  * (128 + signal if it was killed).
  *
  * Why not fork from the Python runner directly: a process's ru_maxrss
@@ -53,7 +53,9 @@ int main(int argc, char **argv)
     }
     double wall = seconds_now() - start;
     FILE *out = fopen(argv[1], "w");
-    if (!out || fprintf(out, "%.6f %ld\n", wall, usage.ru_maxrss) < 0 || fclose(out)) {
+    double cpu = (double)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                 (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+    if (!out || fprintf(out, "%.6f %ld %.6f\n", wall, usage.ru_maxrss, cpu) < 0 || fclose(out)) {
         perror(argv[1]);
         return 2;
     }
