@@ -135,10 +135,11 @@ static _Noreturn void flush_abort(struct arena_bin *locked, const char *what, co
 }
 
 /* Puts one block back in its slab, the slab's bin locked; a slab that becomes
- * wholly free goes back to the page heap unless it is the bin's one spare. */
-static void slab_put(struct arena_bin *bin, struct span *slab, unsigned cls, void *block)
+ * wholly free goes back to the page heap unless it is the bin's one spare.
+ * Returns false when the slab went back (the caller must look the next block up). */
+static bool slab_put(struct arena_bin *bin, struct span *slab, const struct sizeclass_info *info, unsigned cls,
+                     void *block)
 {
-    const struct sizeclass_info *info = &sizeclass_table[cls];
     uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)block - slab->start);
     if (slot >= info->nslots)
         flush_abort(bin, "free(): invalid pointer", block, 0);
@@ -146,52 +147,65 @@ static void slab_put(struct arena_bin *bin, struct span *slab, unsigned cls, voi
     if (slab->free_slots[slot / 64] & bit)
         flush_abort(bin, "double free of", block, cls);
     slab->free_slots[slot / 64] |= bit;
-    slab->nfree++;
-    bin->ndalloc++;
-    bin->curregs--;
     if (!slab->in_bin_list)
         bin_list_push(bin, slab);
-    if (slab->nfree < info->nslots)
-        return;
+    if (++slab->nfree < info->nslots)
+        return true;
     /* Keep one empty slab per bin so a bin that breathes around a slab
      * boundary does not take and give back pages each time. */
     if (bin->nempty == 0) {
         bin->nempty++;
-        return;
+        return true;
     }
     bin_list_remove(bin, slab);
     bin->curslabs--;
     pageheap_free_span(slab);
+    return false;
+}
+
+static void bin_unlock_after_flush(struct arena_bin *bin, uint64_t nblocks)
+{
+    bin->ndalloc += nblocks;
+    bin->curregs -= nblocks;
+    bin->nflushes++;
+    pthread_mutex_unlock(&bin->lock);
 }
 
 void arena_flush(unsigned cls, void *const *blocks, unsigned n)
 {
+    const struct sizeclass_info *info = &sizeclass_table[cls];
+    size_t slab_bytes = (size_t)info->slab_pages << TCA_PAGE_SHIFT;
     struct arena_bin *locked = NULL;
+    struct span *slab = NULL;
+    uint64_t nblocks = 0; /* put back under the current lock */
     for (unsigned i = 0; i < n; i++) {
         void *block = blocks[i];
-        struct span *slab = pagemap_span_of(block);
-        if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls)
-            flush_abort(locked, "free(): invalid pointer", block, 0);
-        struct arena_bin *bin = &slab->arena->bins[cls];
-        if (bin != locked) {
-            if (locked) {
-                locked->nflushes++;
-                pthread_mutex_unlock(&locked->lock);
+        /* Blocks flushed together mostly come from one slab: look up only on a change. */
+        if (!slab || (uintptr_t)block - slab->start >= slab_bytes) {
+            slab = pagemap_span_of(block);
+            if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls)
+                flush_abort(locked, "free(): invalid pointer", block, 0);
+            struct arena_bin *bin = &slab->arena->bins[cls];
+            if (bin != locked) {
+                if (locked)
+                    bin_unlock_after_flush(locked, nblocks);
+                bin_lock(bin);
+                locked = bin;
+                nblocks = 0;
             }
-            bin_lock(bin);
-            locked = bin;
         }
-        slab_put(bin, slab, cls, block);
+        nblocks++;
+        if (!slab_put(locked, slab, info, cls, block))
+            slab = NULL;
     }
-    if (locked) {
-        locked->nflushes++;
-        pthread_mutex_unlock(&locked->lock);
-    }
+    if (locked)
+        bin_unlock_after_flush(locked, nblocks);
 }
 
 void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero)
 {
-    size_t npages = tca_align_up(size, TCA_PAGE_SIZE) >> TCA_PAGE_SHIFT;
+    /* posix_memalign(&p, 1 << 20, 0) lands here: a block still takes a page. */
+    size_t npages = size ? tca_align_up(size, TCA_PAGE_SIZE) >> TCA_PAGE_SHIFT : 1;
     size_t align_pages = alignment > TCA_PAGE_SIZE ? alignment >> TCA_PAGE_SHIFT : 1;
     struct span *span = pageheap_alloc_span(npages, align_pages, 0);
     if (!span)

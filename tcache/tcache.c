@@ -150,8 +150,10 @@ void *tcache_alloc_slow(size_t size)
         cache->nrefilled[cls] += got;
         cache->head[cls] = end - got;
     }
-    /* Below the low-water mark (or just refilled): the mark follows the head. */
-    cache->low_water[cls] = cache->head[cls] + 1;
+    /* The bin was drained below its low-water mark (or emptied) since the last
+     * GC step: count all of it as used until the next step, so that further
+     * pops stay on the fast path. */
+    cache->low_water[cls] = end;
     cache->nmalloc[cls]++;
     return *cache->head[cls]++;
 

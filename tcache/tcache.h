@@ -21,7 +21,8 @@ enum tcache_state { TCACHE_UNINIT = 0, TCACHE_ACTIVE, TCACHE_BYPASS };
 
 struct tcache {
     void **head[TCA_NCLASSES];      /* next block to hand out */
-    void **low_water[TCA_NCLASSES]; /* highest head since the last GC: [low_water, end) sat unused */
+    void **low_water[TCA_NCLASSES]; /* [low_water, end) sat unused since the last GC step (end:
+                                     * the bin was drained past the mark; pops trap once) */
     void **full[TCA_NCLASSES];      /* head at capacity: the stack's first slot */
     uint64_t nmalloc[TCA_NCLASSES]; /* blocks handed out: the one counter on a fast path */
     void **slots_end;               /* end of the last bin's stack */
