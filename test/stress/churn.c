@@ -94,7 +94,9 @@ int main(void)
     for (unsigned slot = 0; slot < THREADS_PER_WAVE; slot++)
         for (unsigned i = 0; i < LEFT_BEHIND; i++)
             check_and_free(&left[slot][i]);
-    /* What may stay is what the C library and the topology keep, not the threads' blocks. */
+    /* What may stay is what the C library and the topology keep, not the
+     * threads' blocks (and not what this thread's cache holds). */
+    CHECK(tca_ctl("thread.tcache.flush", NULL, NULL, NULL, 0) == 0);
     size_t allocated_after = allocated_bytes();
     if (allocated_after > allocated_before + (1 << 20)) {
         fprintf(stderr, "allocated grew from %zu to %zu bytes\n", allocated_before, allocated_after);
