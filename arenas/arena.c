@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "src/background.h"
 #include "src/base.h"
 #include "src/os.h"
 #include "src/pagemap.h"
@@ -234,6 +235,48 @@ void arena_free_large(struct span *span)
     __atomic_fetch_add(&arena->large_ndalloc, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&arena->large_allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
     pageheap_free_span(span);
+    background_poll();
+}
+
+/* Gives the bin's wholly free slabs back to the page heap; the bin is locked. */
+static void bin_release_empty(struct arena_bin *bin, unsigned cls)
+{
+    for (struct span *slab = bin->nonfull, *next; slab && bin->nempty; slab = next) {
+        next = slab->next;
+        if (slab->nfree != sizeclass_table[cls].nslots)
+            continue;
+        bin_list_remove(bin, slab);
+        bin->nempty--;
+        bin->curslabs--;
+        pageheap_free_span(slab);
+    }
+}
+
+size_t arena_purge(struct arena *arena)
+{
+    for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
+        struct arena_bin *bin = &arena->bins[cls];
+        bin_lock(bin);
+        bin_release_empty(bin, cls);
+        pthread_mutex_unlock(&bin->lock);
+    }
+    return pageheap_purge(true);
+}
+
+void arenas_decay_spares(void)
+{
+    for (unsigned i = 0; i < arena_count; i++) {
+        struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
+        for (unsigned cls = 1; arena && cls < TCA_NCLASSES; cls++) {
+            struct arena_bin *bin = &arena->bins[cls];
+            bin_lock(bin);
+            uint64_t ops = bin->nmalloc + bin->ndalloc;
+            if (ops == bin->ops_at_decay)
+                bin_release_empty(bin, cls);
+            bin->ops_at_decay = ops;
+            pthread_mutex_unlock(&bin->lock);
+        }
+    }
 }
 
 /* fork(): every bin lock, arena by arena, before the page heap's (the lock order). */

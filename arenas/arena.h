@@ -19,6 +19,7 @@ struct arena_bin {
     uint32_t nempty;          /* wholly free slabs kept in the list (at most one) */
     /* Counters, written under the lock. */
     uint64_t nmalloc, ndalloc, nrefills, nflushes, nslabs_made, curslabs, curregs, lock_contended;
+    uint64_t ops_at_decay;    /* nmalloc + ndalloc at the last arenas_decay_spares() */
 } __attribute__((aligned(TCA_CACHELINE)));
 
 struct arena {
@@ -53,6 +54,14 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n);
 /* Page runs for sizes above TCA_SMALL_MAX or alignments above a page. */
 void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero);
 void arena_free_large(struct span *span);
+
+/* Gives every wholly free slab of the arena's bins back to the page heap, then
+ * purges the page heap (shared by all arenas) at once; returns the bytes
+ * returned to the OS. */
+size_t arena_purge(struct arena *arena);
+/* The background thread's share: bins that saw no traffic since the last call
+ * give their spare empty slab back to the page heap. */
+void arenas_decay_spares(void);
 /* The span of a large block that ptr starts; aborts if ptr starts none. */
 struct span *arena_large_span_of(const void *ptr);
 

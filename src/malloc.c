@@ -210,3 +210,22 @@ TCA_ALIAS(tca_free_aligned_sized, free_aligned_sized);
 TCA_ALIAS(tca_aligned_alloc, aligned_alloc);
 
 TCA_EXPORT size_t tca_malloc_usable_size(const void *ptr) { return ptr ? block_usable_size(ptr) : 0; }
+
+/* glibc's name for "give free memory back to the OS now".  Our caller's thread
+ * cache goes back to the slabs first (other threads' caches are theirs alone),
+ * then every arena's empty slabs, then the page heap's dirty pages.  pad (how
+ * much to keep at the top of glibc's heap) has no meaning here. */
+TCA_EXPORT int malloc_trim(size_t pad)
+{
+    (void)pad;
+    if (!tca_bootstrap())
+        return 0;
+    tcache_flush_all(&tcache_tls);
+    size_t released = 0;
+    for (unsigned i = 0; i < arena_count; i++) {
+        struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
+        if (arena)
+            released += arena_purge(arena);
+    }
+    return released != 0;
+}

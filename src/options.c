@@ -10,7 +10,7 @@ struct tca_options tca_options = {
     .hwloc = true,
     .arena_per = ARENA_PER_CPU,
     .decay_ms = 1000,
-    .background_thread = false,
+    .background_thread = true,
     .thp = THP_DEFAULT,
     .stats_print = false,
     .stats_format = STATS_TEXT,
@@ -31,6 +31,7 @@ const struct tca_option_desc tca_option_descs[] = {
     {"stats_print", OPTION_BOOL, &tca_options.stats_print, 0, 1, NULL},
     {"stats_format", OPTION_CHOICE, &tca_options.stats_format, 0, 0, stats_format_names},
     {"stats_file", OPTION_STRING, tca_options.stats_file, 0, sizeof tca_options.stats_file - 1, NULL},
+    {"stats_pid", OPTION_LONG, &tca_options.stats_pid, 0, 99999999, NULL},
 };
 const unsigned tca_option_count = sizeof tca_option_descs / sizeof tca_option_descs[0];
 

@@ -35,7 +35,14 @@ void *os_map(size_t size, size_t align)
 
 void os_unmap(void *addr, size_t size) { munmap(addr, size); }
 
-void os_purge(void *addr, size_t size) { madvise(addr, size, MADV_DONTNEED); }
+/* MADV_DONTNEED, not MADV_FREE: MADV_FREE leaves the pages in RSS until the
+ * kernel is short of memory, so RSS would not follow the live heap. */
+bool os_purge(void *addr, size_t size) { return madvise(addr, size, MADV_DONTNEED) == 0; }
+
+void os_advise_huge_pages(void *addr, size_t size, bool huge)
+{
+    madvise(addr, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
 
 size_t os_system_page_size(void)
 {
@@ -88,24 +95,32 @@ bool os_allowed_cpus(uint64_t *mask, size_t bytes)
     return from_main || from_caller;
 }
 
-uint64_t os_clock_ms(void)
+__attribute__((weak)) uint64_t os_clock_ms(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
     return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 }
 
-void os_write_stderr(const char *text)
+void os_write_fd(int fd, const char *text)
 {
     size_t len = strlen(text);
     while (len) {
-        ssize_t n = write(STDERR_FILENO, text, len);
+        ssize_t n = write(fd, text, len);
         if (n <= 0)
             return;
         text += n;
         len -= (size_t)n;
     }
 }
+
+void os_write_stderr(const char *text) { os_write_fd(STDERR_FILENO, text); }
+
+int os_open_output(const char *path) { return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); }
+
+void os_close(int fd) { close(fd); }
+
+unsigned os_process_id(void) { return (unsigned)getpid(); }
 
 char *os_format_u64(char *buf, uint64_t value, unsigned base)
 {

@@ -8,8 +8,11 @@
  * ≥ the system page).  Returns NULL when the kernel refuses. */
 void *os_map(size_t size, size_t align);
 void os_unmap(void *addr, size_t size);
-/* Drop the pages' contents and their RSS; the range stays mapped and reads zero. */
-void os_purge(void *addr, size_t size);
+/* Drop the pages' contents and their RSS; the range stays mapped and reads
+ * zero.  False when the kernel refused (then nothing can be assumed). */
+bool os_purge(void *addr, size_t size);
+/* Transparent huge pages for a range: huge true asks for them, false forbids them. */
+void os_advise_huge_pages(void *addr, size_t size, bool huge);
 size_t os_system_page_size(void);
 /* CPUs this process may run on (sched_getaffinity), and the highest such id + 1. */
 unsigned os_cpu_count(unsigned *max_cpu_id_plus_one);
@@ -20,8 +23,16 @@ long os_read_file(const char *path, char *buf, size_t size);
  * the main thread's and the caller's affinity together, so that a thread pinned
  * before asking still sees the whole process.  False when neither can be read. */
 bool os_allowed_cpus(uint64_t *mask, size_t bytes);
+/* CLOCK_MONOTONIC_COARSE in milliseconds: a vDSO read, no system call.  Weak,
+ * so a test linking the static library can supply its own clock; calls from
+ * the library itself stay direct (hidden symbols), so production pays nothing. */
 uint64_t os_clock_ms(void);
 void os_write_stderr(const char *text);
+void os_write_fd(int fd, const char *text);
+/* Creates or truncates path for writing; -1 when it cannot. */
+int os_open_output(const char *path);
+void os_close(int fd);
+unsigned os_process_id(void);
 /* "tcarena: <what> 0x<ptr>[ (size class <size>)]" on stderr, then abort(). */
 _Noreturn void os_fatal_pointer(const char *what, const void *ptr, size_t class_size);
 /* Formats an unsigned number into buf (at least 24 bytes) without allocating. */

@@ -1,14 +1,18 @@
 /* The page heap: runs of pages (spans) carved from big mmap'd regions.  Free
- * spans coalesce with free neighbours at once, so a free span never touches
- * another free span.  One lock guards it all; it is the last lock in the order
- * (bin lock → arena lock → page heap lock), only the base allocator's comes after. */
+ * spans are dirty (their pages may be resident) or returned (given back with
+ * madvise: they cost no RSS and read zero); a free span coalesces at once with
+ * free neighbours of its own kind, so no two such spans ever touch.  Dirty
+ * pages go back to the OS along a decay curve (see pageheap.c).  One lock
+ * guards it all; it is the last lock in the order (bin lock → arena lock →
+ * page heap lock), only the base allocator's comes after. */
 #ifndef TCA_PAGEHEAP_H
 #define TCA_PAGEHEAP_H
 
 #include "common.h"
 #include "sizeclass.h"
 
-enum span_state { SPAN_FREE = 1, SPAN_LARGE, SPAN_SLAB };
+/* SPAN_PURGING: taken off the free lists while madvise runs without the lock. */
+enum span_state { SPAN_FREE = 1, SPAN_LARGE, SPAN_SLAB, SPAN_PURGING };
 
 struct arena;
 
@@ -16,9 +20,11 @@ struct span {
     uintptr_t start;
     size_t npages;
     struct span *next, *prev;  /* page heap free list, or the owning bin's slab list */
+    struct span *lru_next, *lru_prev; /* dirty free spans: the decay order; purging: in-flight list */
     uint8_t state;             /* enum span_state */
     uint8_t sizeclass;         /* slabs: block size class */
-    uint8_t zeroed;            /* every byte of the span reads zero */
+    uint8_t zeroed;            /* every byte of the span reads zero; for a free span:
+                                * returned to the OS (else dirty) */
     uint8_t in_bin_list;       /* slabs: linked in the bin's list of non-full slabs */
     uint16_t nfree;            /* slabs: free blocks */
     struct arena *arena;       /* slabs: the arena whose bin owns it */
@@ -28,15 +34,36 @@ struct span {
 /* A span of npages pages whose start is aligned to align_pages pages (a power
  * of two, 1 for none).  sizeclass 0: a large span (SPAN_LARGE, first and last
  * pages in the pagemap); else a slab of that class (SPAN_SLAB, every page in
- * the pagemap with its class).  NULL when the OS has no memory left. */
+ * the pagemap with its class).  Dirty pages are reused before returned ones.
+ * NULL when the OS has no memory left. */
 struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned sizeclass);
 /* Returns a large span or a slab (every page of a slab is unmapped from the
- * pagemap) to the heap, where it joins its free neighbours. */
+ * pagemap) to the heap as dirty pages, where it joins its dirty neighbours. */
 void pageheap_free_span(struct span *span);
+
+/* Returns dirty pages to the OS now: all of them (all), or those the decay
+ * curve says are due.  Returns the bytes returned. */
+size_t pageheap_purge(bool all);
+/* Decay time in ms: dirty pages idle about this long go back to the OS; 0 at
+ * once, -1 never.  Starts as the decay_ms option; writable at run time. */
+void pageheap_set_decay_ms(long ms);
+long pageheap_decay_ms(void);
+
+/* The background purge thread (src/background.c).  The heap sets
+ * pageheap_background_wanted once the option is on and enough dirty memory
+ * waits for the timer; the thread is then created from a slow path that holds
+ * no lock.  claim() is true for the one caller that should create it. */
+extern bool pageheap_background_wanted;
+bool pageheap_background_claim(void);
+/* The thread's body: purges what is due, sleeps until the next step (or until
+ * dirty pages appear), and again, forever. */
+void pageheap_background_step(void);
 
 struct pageheap_stats {
     size_t mapped_bytes;   /* address space taken from the OS for spans */
-    size_t free_bytes;     /* in free spans */
+    size_t free_bytes;     /* in free spans: dirty_bytes + returned_bytes */
+    size_t dirty_bytes;    /* free and possibly resident */
+    size_t returned_bytes; /* free and given back to the OS (or never touched) */
     size_t large_bytes;    /* in large spans */
     size_t slab_bytes;     /* in slabs */
 };
@@ -44,6 +71,7 @@ void pageheap_read_stats(struct pageheap_stats *out);
 
 void pageheap_fork_prepare(void);
 void pageheap_fork_parent(void);
+/* The child has no background thread: it is started again when wanted. */
 void pageheap_fork_child(void);
 /* Checked builds: walks every free list and verifies the heap's invariants. */
 void pageheap_check(void);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "arenas/arena.h"
+#include "src/background.h"
 #include "src/base.h"
 #include "src/init.h"
 #include "src/options.h"
@@ -129,6 +130,7 @@ void *tcache_alloc_slow(size_t size)
         tcache_start(cache);
     if (!tca_bootstrap())
         goto out_of_memory;
+    background_poll();
     unsigned cls = sizeclass_of(size);
     void *block;
     if (cache->state != TCACHE_ACTIVE) {
@@ -167,6 +169,7 @@ void tcache_free_slow(void *ptr, unsigned cls)
     struct tcache *cache = &tcache_tls;
     if (cache->state == TCACHE_UNINIT)
         tcache_start(cache);
+    background_poll();
     if (cache->state != TCACHE_ACTIVE) {
         arena_flush(cls, &ptr, 1);
         cache->uncached_deallocated += sizeclass_size(cls);

@@ -1,0 +1,187 @@
+/* Decay timing against an injected clock: this test's os_clock_ms() replaces
+ * the library's weak one.  Freed pages stay dirty for the first epoch, then
+ * leave along the smoothstep curve and are all gone one decay time later;
+ * mincore() proves the kernel really dropped them.  decay_ms 0 returns at
+ * once, -1 never; a change at run time restarts the curve; the slow paths
+ * purge on their own; coalesced dirty and returned spans keep exact counts. */
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "src/options.h"
+#include "src/pageheap.h"
+
+static uint64_t fake_now_ms = 1000000;
+uint64_t os_clock_ms(void) { return fake_now_ms; }
+
+#define DECAY_MS 1000
+#define EPOCH_MS (DECAY_MS / 20)
+#define SPANS 64
+#define SPAN_PAGES 16
+#define BURST_PAGES (SPANS * SPAN_PAGES)
+
+static size_t dirty_pages(void)
+{
+    struct pageheap_stats stats;
+    pageheap_read_stats(&stats);
+    CHECK(stats.free_bytes == stats.dirty_bytes + stats.returned_bytes);
+    CHECK(stats.free_bytes + stats.large_bytes + stats.slab_bytes == stats.mapped_bytes);
+    pageheap_check();
+    return stats.dirty_bytes / TCA_PAGE_SIZE;
+}
+
+static size_t resident_pages(uintptr_t start, size_t npages)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), len = npages * TCA_PAGE_SIZE;
+    unsigned char vec[BURST_PAGES * TCA_PAGE_SIZE / 4096];
+    CHECK(len / page <= sizeof vec);
+    CHECK(mincore((void *)start, len, vec) == 0);
+    size_t resident = 0;
+    for (size_t i = 0; i < len / page; i++)
+        resident += vec[i] & 1;
+    return resident * page / TCA_PAGE_SIZE;
+}
+
+/* SPANS adjacent spans, written, then freed: one coalesced dirty run; returns its start. */
+static uintptr_t free_burst(void)
+{
+    struct span *spans[SPANS];
+    for (int i = 0; i < SPANS; i++) {
+        spans[i] = pageheap_alloc_span(SPAN_PAGES, 1, 0);
+        CHECK(spans[i]);
+        memset((void *)spans[i]->start, 0x5a, SPAN_PAGES * TCA_PAGE_SIZE);
+        if (i)
+            CHECK(spans[i]->start == spans[i - 1]->start + SPAN_PAGES * TCA_PAGE_SIZE);
+    }
+    uintptr_t start = spans[0]->start;
+    for (int i = 0; i < SPANS; i++)
+        pageheap_free_span(spans[i]);
+    CHECK(dirty_pages() == BURST_PAGES);
+    CHECK(resident_pages(start, BURST_PAGES) == BURST_PAGES);
+    return start;
+}
+
+/* 1 - smoothstep(age / 20), as the page heap computes it. */
+static size_t allowed_after(unsigned epochs)
+{
+    double x = epochs / 20.0;
+    return epochs >= 20 ? 0 : (size_t)(BURST_PAGES * (1.0 - x * x * (3 - 2 * x)));
+}
+
+static void test_curve(void)
+{
+    pageheap_set_decay_ms(DECAY_MS);
+    uintptr_t start = free_burst();
+    fake_now_ms += EPOCH_MS - 1;
+    CHECK(pageheap_purge(false) == 0);
+    CHECK(dirty_pages() == BURST_PAGES);
+    size_t last = BURST_PAGES;
+    for (unsigned epochs = 1; epochs <= 20; epochs++) {
+        fake_now_ms += EPOCH_MS;
+        pageheap_purge(false);
+        size_t dirty = dirty_pages(), allowed = allowed_after(epochs);
+        /* What exceeds the allowance goes, in pieces of at least 64 pages. */
+        CHECK(dirty <= allowed + 1 && dirty + 64 >= allowed);
+        CHECK(dirty <= last);
+        /* The oldest pages go first: the purged ones are the run's end. */
+        CHECK(resident_pages(start, dirty) == dirty);
+        CHECK(resident_pages(start + dirty * TCA_PAGE_SIZE, BURST_PAGES - dirty) == 0);
+        last = dirty;
+    }
+    CHECK(dirty_pages() == 0);
+}
+
+static void test_immediate_and_never(void)
+{
+    pageheap_set_decay_ms(0);
+    struct span *span = pageheap_alloc_span(SPAN_PAGES, 1, 0);
+    uintptr_t start = span->start;
+    memset((void *)start, 1, SPAN_PAGES * TCA_PAGE_SIZE);
+    pageheap_free_span(span);
+    CHECK(dirty_pages() == 0);
+    CHECK(resident_pages(start, SPAN_PAGES) == 0);
+
+    pageheap_set_decay_ms(-1);
+    CHECK(pageheap_decay_ms() == -1);
+    free_burst();
+    fake_now_ms += 3600 * 1000;
+    CHECK(pageheap_purge(false) == 0);
+    CHECK(dirty_pages() == BURST_PAGES);
+    CHECK(pageheap_purge(true) == BURST_PAGES * TCA_PAGE_SIZE);
+    CHECK(dirty_pages() == 0);
+    CHECK(pageheap_purge(true) == 0);
+}
+
+/* A new decay time applies to what is dirty already, from the moment it is set. */
+static void test_runtime_change(void)
+{
+    pageheap_set_decay_ms(DECAY_MS);
+    free_burst();
+    fake_now_ms += DECAY_MS / 2;
+    pageheap_set_decay_ms(100);
+    CHECK(pageheap_decay_ms() == 100);
+    fake_now_ms += 99;
+    pageheap_purge(false);
+    CHECK(dirty_pages() > 0);
+    fake_now_ms += 2;
+    pageheap_purge(false);
+    CHECK(dirty_pages() == 0);
+    pageheap_set_decay_ms(DECAY_MS);
+}
+
+/* Nobody calls purge: allocating and freeing spans does it on the way. */
+static void test_slow_paths_purge(void)
+{
+    free_burst();
+    fake_now_ms += DECAY_MS + EPOCH_MS;
+    struct span *span = pageheap_alloc_span(1, 1, 0);
+    CHECK(dirty_pages() == 0);
+    pageheap_free_span(span);
+    CHECK(dirty_pages() == 1);
+    fake_now_ms += DECAY_MS + EPOCH_MS;
+    span = pageheap_alloc_span(1, 1, 0);
+    pageheap_free_span(span);
+    CHECK(dirty_pages() == 1); /* the page just freed: the one before was purged */
+    pageheap_purge(true);
+}
+
+/* A returned span next to a dirty one: they stay apart, and each keeps its count
+ * and its zeroed flag through allocation. */
+static void test_mixed_neighbours(void)
+{
+    pageheap_set_decay_ms(-1);
+    struct span *a = pageheap_alloc_span(8, 1, 0), *b = pageheap_alloc_span(8, 1, 0),
+                *c = pageheap_alloc_span(8, 1, 0);
+    CHECK(b->start == a->start + 8 * TCA_PAGE_SIZE && c->start == b->start + 8 * TCA_PAGE_SIZE);
+    pageheap_free_span(a);
+    CHECK(pageheap_purge(true) == 8 * TCA_PAGE_SIZE);
+    pageheap_free_span(c);
+    CHECK(dirty_pages() == 8);
+    pageheap_free_span(b);
+    CHECK(dirty_pages() == 16); /* b merged with c, not with a */
+    /* Dirty pages are reused first, and are not zero. */
+    struct span *reuse = pageheap_alloc_span(16, 1, 0);
+    CHECK(reuse->start == b->start && !reuse->zeroed);
+    CHECK(dirty_pages() == 0);
+    struct span *zero = pageheap_alloc_span(8, 1, 0);
+    CHECK(zero->zeroed);
+    for (size_t i = 0; i < 8 * TCA_PAGE_SIZE; i++)
+        CHECK(((const char *)zero->start)[i] == 0);
+    pageheap_free_span(reuse);
+    pageheap_free_span(zero);
+    pageheap_purge(true);
+    pageheap_set_decay_ms(DECAY_MS);
+}
+
+int main(void)
+{
+    /* The timer thread would purge on the real clock. */
+    tca_options.background_thread = false;
+    test_curve();
+    test_immediate_and_never();
+    test_runtime_change();
+    test_slow_paths_purge();
+    test_mixed_neighbours();
+    return 0;
+}
