@@ -7,7 +7,6 @@
  *
  * Output: "# alloc_ms A free_ms F peak_mib P" then "ms rss_mib" lines, t = 0
  * at the end of the frees. */
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rss.h"
+
 #define SAMPLE_MS 50
 
 static double now_ms(void)
@@ -23,23 +24,6 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Resident pages from /proc/self/statm, read without allocating. */
-static double rss_mib(void)
-{
-    char text[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    ssize_t len = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (len <= 0)
-        return -1;
-    text[len] = '\0';
-    unsigned long size, resident;
-    if (sscanf(text, "%lu %lu", &size, &resident) != 2)
-        return -1;
-    return resident * (double)sysconf(_SC_PAGESIZE) / (1 << 20);
 }
 
 int main(int argc, char **argv)
