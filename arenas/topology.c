@@ -238,6 +238,7 @@ struct hwloc_api {
     int (*get_type_depth)(hwloc_topology_t, hwloc_obj_type_t);
     unsigned (*get_nbobjs_by_depth)(hwloc_topology_t, int);
     hwloc_obj_t (*get_obj_by_depth)(hwloc_topology_t, int, unsigned);
+    int (*set_components)(hwloc_topology_t, unsigned long, const char *); /* hwloc ≥ 2.1; may be NULL */
 };
 
 /* Opened once and never closed: the topology is read once per process. */
@@ -255,6 +256,8 @@ static bool hwloc_open(struct hwloc_api *api)
     api->get_type_depth = (int (*)(hwloc_topology_t, hwloc_obj_type_t))dlsym(lib, "hwloc_get_type_depth");
     api->get_nbobjs_by_depth = (unsigned (*)(hwloc_topology_t, int))dlsym(lib, "hwloc_get_nbobjs_by_depth");
     api->get_obj_by_depth = (hwloc_obj_t (*)(hwloc_topology_t, int, unsigned))dlsym(lib, "hwloc_get_obj_by_depth");
+    api->set_components =
+        (int (*)(hwloc_topology_t, unsigned long, const char *))dlsym(lib, "hwloc_topology_set_components");
     /* The object layout we compile against must be the one the library has. */
     return api->get_api_version && api->topology_init && api->topology_load && api->topology_destroy &&
            api->get_type_depth && api->get_nbobjs_by_depth && api->get_obj_by_depth &&
@@ -289,6 +292,11 @@ struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned na
         return NULL;
     if (api.topology_init(&hw) != 0)
         return NULL;
+    /* The x86 backend runs cpuid on each CPU by binding the calling thread (an
+     * application's, inside its malloc) to each in turn; Linux's own backend
+     * already knows the cores, caches and nodes. */
+    if (api.set_components)
+        api.set_components(hw, 1ul /* HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST */, "x86");
     struct topology *topo = NULL;
     struct scratch *scratch = NULL;
     int depth = api.topology_load(hw) == 0 ? api.get_type_depth(hw, HWLOC_OBJ_PU) : -1;
