@@ -21,6 +21,8 @@ struct tca_options {
     bool stats_print;        /* print statistics at exit */
     long stats_format;       /* enum tca_stats_format */
     char stats_file[256];    /* where stats_print writes ("" = stderr) */
+    long stats_pid;          /* only this process prints (0: any); tcarena run sets it so
+                              * that the program's children (and wrappers') stay quiet */
 };
 
 extern struct tca_options tca_options;

@@ -1,21 +1,89 @@
 /* Statistics: a snapshot assembled from the counters each layer keeps under the
- * locks it already takes; nothing here touches a fast path. */
+ * locks it already takes; nothing here touches a fast path.
+ *
+ * What adds up (exactly when no thread allocates during the snapshot):
+ *   allocated = Σ arenas' allocated, active = Σ arenas' active,
+ *   dirty     = Σ arenas' dirty + heap_dirty,
+ *   mapped    = Σ arenas' mapped + heap_free + metadata,
+ *   resident  = active + dirty + metadata,
+ * and always allocated ≤ active ≤ resident ≤ mapped. */
 #ifndef TCA_STATS_H
 #define TCA_STATS_H
 
 #include "common.h"
+#include "sizeclass.h"
 
-struct tca_stats {
-    size_t allocated; /* bytes in blocks the program holds */
-    size_t active;    /* bytes in pages holding slabs or large blocks */
-    size_t metadata;  /* bytes of internal metadata mapped */
-    size_t resident;  /* upper bound of bytes in RAM */
-    size_t mapped;    /* bytes mapped from the OS */
-    size_t returned;  /* bytes given back with madvise and still mapped */
-    size_t cached;    /* bytes sitting in thread caches */
+/* Bin j of the ctl names is size class j + 1 (class 0 is "not small"). */
+#define STATS_NBINS (TCA_NCLASSES - 1)
+
+struct bin_stats {
+    uint64_t nmalloc;        /* blocks handed to thread caches (or straight to the program) */
+    uint64_t ndalloc;        /* blocks given back */
+    uint64_t curregs;        /* blocks out now: held by the program or a thread cache */
+    uint64_t curslabs;       /* slabs the bin holds */
+    uint64_t nslabs;         /* slabs ever made */
+    uint64_t nrefills;       /* thread-cache refills served */
+    uint64_t nflushes;       /* thread-cache flushes received */
+    uint64_t lock_contended; /* times the bin lock was found taken */
 };
 
-void stats_collect(struct tca_stats *out);
+struct arena_stats {
+    size_t allocated;        /* bytes out: small blocks (thread caches included) and large runs */
+    size_t active;           /* bytes in pages holding at least one block out */
+    size_t dirty;            /* bytes in wholly free slabs the bins keep as spares */
+    size_t mapped;           /* bytes of page-heap pages the arena holds: active + dirty */
+    size_t small_allocated;
+    size_t large_allocated;
+    uint64_t small_nmalloc, small_ndalloc;
+    uint64_t large_nmalloc, large_ndalloc;
+    uint64_t lock_contended; /* over all bins */
+    struct bin_stats bins[STATS_NBINS];
+};
+
+struct tca_stats {
+    size_t allocated;    /* bytes in blocks out (those parked in thread caches included) */
+    size_t active;       /* bytes in pages holding blocks out */
+    size_t dirty;        /* bytes in unused pages still resident: spare slabs, dirty free spans */
+    size_t metadata;     /* bytes of internal metadata mapped */
+    size_t resident;     /* bytes that may be in RAM: active + dirty + metadata */
+    size_t mapped;       /* bytes mapped from the OS */
+    size_t returned;     /* bytes given back with madvise and still mapped */
+    size_t tcache_bytes; /* bytes in blocks parked in thread caches (part of allocated) */
+    size_t heap_free;    /* bytes in free page-heap spans, held by no arena */
+    size_t heap_dirty;   /* the part of heap_free not returned and once used */
+    unsigned narenas;
+    struct arena_stats *arenas; /* narenas entries */
+};
+
+/* One named value of a snapshot record (struct tca_stats, arena_stats or
+ * bin_stats): the tables below drive ctl's names and every output format. */
+struct stats_field {
+    const char *name;
+    uint16_t offset; /* of a size_t or uint64_t in the record */
+    enum { FIELD_BYTES, FIELD_GAUGE, FIELD_COUNTER } kind;
+    const char *help;
+};
+extern const struct stats_field stats_total_fields[], stats_arena_fields[], stats_bin_fields[];
+extern const unsigned stats_total_nfields, stats_arena_nfields, stats_bin_nfields;
+uint64_t stats_field_value(const struct stats_field *field, const void *record);
+
+/* Storage for a snapshot of every arena (from the metadata allocator, never
+ * freed); false when out of memory. */
+bool stats_init(struct tca_stats *stats);
+/* Refreshes stats (set up by stats_init).  Takes each bin lock briefly, one at
+ * a time: thread-cache hits never wait. */
+void stats_collect(struct tca_stats *stats);
+
+/* Writes stats in the format opts asks for (see tca_stats_print), through
+ * write_cb, without allocating. */
+void stats_print(const struct tca_stats *stats, uint64_t epoch, void (*write_cb)(void *, const char *),
+                 void *cbopaque, const char *opts);
+
+/* "0-3,8": the CPUs that arena serves, formatted into buf (at least 2 bytes;
+ * a list too long for it ends in "..."). */
+void stats_format_arena_cpus(unsigned arena, char *buf, size_t len);
+
+/* Registers the stats_print:true output at exit (to stats_file or stderr). */
 void stats_print_at_exit(void);
 
 #endif
