@@ -44,9 +44,9 @@ TCA_INLINE unsigned topology_arena_of_cpu(unsigned cpu)
     return topo->cpu_to_arena[cpu < topo->cpu_slots ? cpu : cpu % topo->cpu_slots];
 }
 
-/* For ctl and the stats printer; they describe the tables in force (before a
- * second thread starts: arena 0 serves every CPU the process may run on). */
-/* The CPUs arena serves, ascending: fills up to max of them into cpus and
+/* For ctl and the stats printer: the tables in force (before a second thread
+ * starts, arena 0 serves every CPU the process may run on).
+ * The CPUs arena serves, ascending: fills up to max of them into cpus and
  * returns how many there are (which may exceed max). */
 size_t topology_arena_cpus(unsigned arena, unsigned *cpus, size_t max);
 /* The NUMA node arena's memory belongs on; -1 when unknown or not loaded. */
