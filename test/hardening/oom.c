@@ -1,0 +1,155 @@
+/* Out of memory: in a child whose address space is capped (RLIMIT_AS) a
+ * little above what it uses, every entry point is driven into failure, small
+ * and large sizes.  Each failure must be NULL with errno ENOMEM (posix_memalign:
+ * ENOMEM returned), never an abort; blocks handed out before must be intact;
+ * and once everything is freed, allocation must work again. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "blocks.h"
+#include "check.h"
+
+#define HEADROOM ((size_t)96 << 20)
+#define MAX_BLOCKS (4 << 20)
+
+enum api { USE_MALLOC, USE_CALLOC, USE_REALLOC, USE_POSIX_MEMALIGN, USE_ALIGNED_ALLOC, API_COUNT };
+static const char *const api_names[] = {"malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc"};
+
+struct block {
+    void *ptr;
+    size_t size;
+};
+/* Outside the heap, mapped before the cap: the test's own bookkeeping. */
+static struct block *blocks;
+static size_t nblocks;
+
+/* One allocation through api; NULL after checking the failure is ENOMEM. */
+static void *allocate(enum api api, size_t size)
+{
+    void *ptr = NULL;
+    errno = 0;
+    switch (api) {
+    case USE_MALLOC:
+        ptr = malloc(size);
+        break;
+    case USE_CALLOC:
+        ptr = calloc(size / 16, 16);
+        break;
+    case USE_REALLOC:
+        /* Grow a fresh small block: the large request is realloc's. */
+        ptr = malloc(16);
+        if (!ptr)
+            break;
+        memset(ptr, 0x5a, 16);
+        void *grown = realloc(ptr, size);
+        if (!grown) {
+            int failure = errno;
+            CHECK(((uint8_t *)ptr)[15] == 0x5a); /* the old block is intact */
+            free(ptr);
+            errno = failure;
+        }
+        ptr = grown;
+        break;
+    case USE_POSIX_MEMALIGN: {
+        int result = posix_memalign(&ptr, 256, size);
+        if (result) {
+            CHECK(result == ENOMEM);
+            return NULL;
+        }
+        break;
+    }
+    case USE_ALIGNED_ALLOC:
+        ptr = aligned_alloc(4096, size);
+        break;
+    default:
+        break;
+    }
+    if (!ptr) {
+        if (errno != ENOMEM)
+            fprintf(stderr, "%s(%zu) failed with errno %d\n", api_names[api], size, errno);
+        CHECK(errno == ENOMEM);
+    }
+    return ptr;
+}
+
+static void free_all(void)
+{
+    for (size_t i = 0; i < nblocks; i++) {
+        CHECK(pattern_holds(blocks[i].ptr, blocks[i].size, (uintptr_t)i));
+        free(blocks[i].ptr);
+    }
+    nblocks = 0;
+}
+
+/* Allocates size after size through api until one fails; returns how many
+ * succeeded.  A cap on the count keeps a heap that never fails from looping. */
+static size_t exhaust(enum api api, size_t size)
+{
+    size_t before = nblocks;
+    void *ptr;
+    while (nblocks < MAX_BLOCKS && (ptr = allocate(api, size))) {
+        pattern_write(ptr, 0, size, (uintptr_t)nblocks);
+        blocks[nblocks++] = (struct block){ptr, size};
+    }
+    CHECK(nblocks < MAX_BLOCKS);
+    return nblocks - before;
+}
+
+static size_t address_space_in_use(void)
+{
+    FILE *statm = fopen("/proc/self/statm", "r");
+    CHECK(statm != NULL);
+    unsigned long pages = 0;
+    CHECK(fscanf(statm, "%lu", &pages) == 1);
+    fclose(statm);
+    return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void run_capped(void)
+{
+    static const size_t sizes[] = {64, 3000, 40000, 1 << 20, 16 << 20};
+    blocks = mmap(NULL, MAX_BLOCKS * sizeof *blocks, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(blocks != MAP_FAILED);
+    free(malloc(1)); /* the allocator is set up before the cap */
+    size_t limit = address_space_in_use() + HEADROOM;
+    CHECK(setrlimit(RLIMIT_AS, &(struct rlimit){limit, limit}) == 0);
+
+    for (enum api api = 0; api < API_COUNT; api++) {
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            size_t count = exhaust(api, sizes[s]);
+            /* Memory is gone: smaller sizes may still fit in slabs, but
+             * every failure on the way down is a clean ENOMEM too. */
+            for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++)
+                exhaust(api == USE_MALLOC ? USE_CALLOC : USE_MALLOC, sizes[t]);
+            CHECK(count > 0 || sizes[s] >= HEADROOM / 8);
+            free_all();
+            /* Everything is back: the same sizes fit again. */
+            void *again = allocate(api, sizes[s]);
+            CHECK(again != NULL);
+            free(again);
+        }
+        printf("%s: every failure was ENOMEM, and allocation works after freeing\n", api_names[api]);
+    }
+    fflush(stdout);
+}
+
+int main(void)
+{
+    fflush(NULL);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        alarm(50);
+        run_capped();
+        _exit(0);
+    }
+    int status;
+    CHECK(waitpid(child, &status, 0) == child);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "child ended with status 0x%x\n", status);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return 0;
+}
