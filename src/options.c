@@ -122,12 +122,18 @@ void options_parse(const char *text)
 
 extern char **environ;
 
-void options_read_environment(void)
+const char *options_environment(void)
 {
     static const char prefix[] = "TCARENA_CONF=";
     for (char **entry = environ; entry && *entry; entry++)
-        if (!strncmp(*entry, prefix, sizeof prefix - 1)) {
-            options_parse(*entry + sizeof prefix - 1);
-            return;
-        }
+        if (!strncmp(*entry, prefix, sizeof prefix - 1))
+            return *entry + sizeof prefix - 1;
+    return NULL;
+}
+
+void options_read_environment(void)
+{
+    const char *text = options_environment();
+    if (text)
+        options_parse(text);
 }

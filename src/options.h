@@ -41,6 +41,8 @@ extern const unsigned tca_option_count;
 /* Parses text (TCARENA_CONF's syntax); a bad key or value gets one warning line
  * on stderr naming it, and keeps the default. */
 void options_parse(const char *text);
+/* TCARENA_CONF's value in the environment, or NULL. */
+const char *options_environment(void);
 /* Reads TCARENA_CONF from the environment, if there is one yet. */
 void options_read_environment(void);
 

@@ -29,3 +29,5 @@ PYTHON
 grep -q "^# TYPE tcarena_allocated_bytes gauge$" "$dir"/stats.*.prom
 "$tcarena" run --stats -- python3 -c 'pass' 2>&1 | grep -q "^Totals (bytes)$"
 ! "$tcarena" stats "$dir/stdout" 2>/dev/null
+# A program that never allocates still gets its report.
+"$tcarena" run --stats=json -- true 2>&1 | python3 -m json.tool >/dev/null
