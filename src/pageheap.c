@@ -34,11 +34,10 @@
 /* The decay purges what exceeds its allowance, split off a span's end, but
  * not in pieces smaller than this: each madvise is a system call. */
 #define PURGE_MIN_PAGES 64
-/* The background thread is worth a thread once the heap has held this much
- * (an idle process with less keeps its dirty pages).  Asked for when a span is
- * allocated, so that it is usually created by the next allocation, not
- * between a free and whatever comes next. */
-#define BACKGROUND_START_PAGES (((size_t)16 << 20) >> TCA_PAGE_SHIFT)
+/* The background thread is worth a thread once this much has been freed to
+ * the heap in all: a burst, or a process that churns (threads coming and
+ * going).  Small programs never get one. */
+#define BACKGROUND_START_PAGES (((size_t)64 << 20) >> TCA_PAGE_SHIFT)
 /* The background thread with nothing dirty sleeps until woken by a free, or this long. */
 #define BACKGROUND_IDLE_MS 10000
 
@@ -80,6 +79,7 @@ static struct {
     struct span *spare;               /* span structs ready for reuse */
     size_t mapped_bytes, large_pages, slab_pages;
     size_t dirty_pages, returned_pages, purging_pages; /* free pages: listed dirty, returned, in flight */
+    size_t freed_total_pages;  /* every page ever freed to the heap */
     bool purge_refused;        /* the kernel refused madvise: keep everything dirty */
     long decay_ms;             /* DECAY_UNSET until the first span is allocated */
     uint64_t epoch_ms, epoch_end_ms;
@@ -421,7 +421,7 @@ static struct span *decay_take_due(void)
 static void background_consider(void)
 {
     if (heap.background == BACKGROUND_OFF && tca_options.background_thread && decay_active() &&
-        heap.slab_pages + heap.large_pages + heap.dirty_pages >= BACKGROUND_START_PAGES) {
+        heap.freed_total_pages >= BACKGROUND_START_PAGES) {
         heap.background = BACKGROUND_WANTED;
         __atomic_store_n(&pageheap_background_wanted, true, __ATOMIC_RELAXED);
     }
@@ -469,7 +469,6 @@ struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned siz
         span_map_ends(span);
         heap.large_pages += npages;
     }
-    background_consider();
 #if TCA_CHECKED
     pageheap_check();
 #endif
@@ -498,6 +497,8 @@ void pageheap_free_span(struct span *span)
     }
     span->zeroed = purged;
     span->arena = NULL;
+    heap.freed_total_pages += span->npages;
+    background_consider();
     if (!purged) {
         decay_advance(os_clock_ms());
         heap.freed[heap.epoch] += span->npages;
