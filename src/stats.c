@@ -277,6 +277,9 @@ static bool bin_in_use(const struct bin_stats *bin) { return bin->nmalloc != 0; 
 
 /* ---- Text ---- */
 
+/* Wide enough for "0-15,32-47"; longer lists end in "..." (JSON has them whole). */
+#define CPUS_COLUMN 16
+
 static void print_text(struct out *out, const struct tca_stats *stats, uint64_t epoch, bool arenas, bool bins)
 {
     out_str(out, "___ tcarena " TCARENA_VERSION " statistics (epoch ");
@@ -300,20 +303,24 @@ static void print_text(struct out *out, const struct tca_stats *stats, uint64_t 
     }
     if (!arenas)
         return;
-    out_str(out, "Arenas\n  arena  numa  cpus        ");
+    out_str(out, "Arenas\n");
+    out_cell(out, "arena", 7, true);
+    out_cell(out, "numa", 6, true);
+    out_str(out, "  ");
+    out_cell(out, "cpus", CPUS_COLUMN, false);
     for (unsigned f = 0; f < stats_arena_nfields; f++) {
         out_str(out, " ");
         out_cell(out, stats_arena_fields[f].name, 15, true);
     }
     out_str(out, "\n");
     for (unsigned i = 0; i < stats->narenas; i++) {
-        char cpus[24], digits[24];
+        char cpus[CPUS_COLUMN + 1], digits[24];
         stats_format_arena_cpus(i, cpus, sizeof cpus);
         int node = topology_arena_numa_node(i);
         out_cell(out, os_format_u64(digits, i, 10), 7, true);
         out_cell(out, node < 0 ? "-" : os_format_u64(digits, (unsigned)node, 10), 6, true);
         out_str(out, "  ");
-        out_cell(out, cpus[0] ? cpus : "-", 12, false);
+        out_cell(out, cpus[0] ? cpus : "-", CPUS_COLUMN, false);
         for (unsigned f = 0; f < stats_arena_nfields; f++)
             out_cell_u64(out, stats_field_value(&stats_arena_fields[f], &stats->arenas[i]), 15);
         out_str(out, "\n");

@@ -142,7 +142,6 @@ static void check_known_sizes(void)
 }
 
 enum { NTHREADS = 4, ROUNDS = 200000, LIVE = 512 };
-static volatile int workers_done;
 
 static void *worker(void *arg)
 {
