@@ -271,10 +271,13 @@ static int ctl_arena_purge(const struct ctl_path *path, const struct ctl_io *io)
 
 static int ctl_arenas_purge(const struct ctl_path *path, const struct ctl_io *io)
 {
-    if (!is_plain_action(io))
-        return EPERM;
-    for (struct ctl_path each = *path; each.index[0] < arena_count; each.index[0]++)
-        ctl_arena_purge(&each, io);
+    (void)path;
+    struct ctl_path arena = {.nindices = 1};
+    for (; arena.index[0] < arena_count; arena.index[0]++) {
+        int err = ctl_arena_purge(&arena, io);
+        if (err)
+            return err;
+    }
     return 0;
 }
 
