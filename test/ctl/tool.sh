@@ -23,6 +23,7 @@ assert sum(a["active"] for a in d["arenas"]) == t["active"]
 assert d["options"]["stats_format"] == "json"
 PYTHON
 "$tcarena" stats "$dir/stats.json" | grep -q "^Totals"
+cat "$dir/stats.json" "$dir/stats.json" | "$tcarena" stats - | grep -c "^Totals" | grep -qx 2
 
 # A file named with the process id, and the other two formats.
 "$tcarena" run --stats=prometheus --stats-file="$dir/stats.%p.prom" -- python3 -c 'print("hi")' >/dev/null
