@@ -1,7 +1,7 @@
 /* RSS over time after a burst (a tool, not a test): allocates 1.5 GiB in blocks
  * of 64 B to 4 KiB (every byte written), frees them all, never calls
  * malloc_trim, then samples RSS every 50 ms for 2 s.  Run it under any
- * allocator with LD_PRELOAD; test/decay/rss_plot draws the lines.
+ * allocator with LD_PRELOAD; test/decay/rss_plot runs it under each allocator and plots it.
  *
  *   rss_over_time [total MiB] [samples]   (defaults 1536, 40)
  *
