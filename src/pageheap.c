@@ -407,11 +407,11 @@ static size_t purge_batch_locked(struct span *batch)
     return purged;
 }
 
-/* The slow paths' share of the decay: at most once per epoch, a clock read
- * otherwise.  Left to the background thread when it runs. */
-static struct span *decay_take_due(void)
+/* The slow paths' share of the decay: once per epoch (a clock read
+ * otherwise), left to the background thread when it runs. */
+static struct span *decay_take_due(bool epoch_ended)
 {
-    if (!decay_active() || heap.background == BACKGROUND_RUNNING || !decay_advance(os_clock_ms()))
+    if (!epoch_ended || !decay_active() || heap.background == BACKGROUND_RUNNING)
         return NULL;
     return purge_take(decay_dirty_allowed());
 }
@@ -433,7 +433,7 @@ struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned siz
         return NULL;
     pthread_mutex_lock(&heap.lock);
     decay_ensure_ready();
-    struct span *due = decay_take_due();
+    struct span *due = decay_take_due(decay_advance(os_clock_ms()));
     size_t want = npages + align_pages - 1;
     struct span *span = find_free(want);
     if (!span)
@@ -499,12 +499,11 @@ void pageheap_free_span(struct span *span)
     span->arena = NULL;
     heap.freed_total_pages += span->npages;
     background_consider();
-    if (!purged) {
-        decay_advance(os_clock_ms());
+    bool epoch_ended = decay_advance(os_clock_ms());
+    if (!purged)
         heap.freed[heap.epoch] += span->npages;
-    }
     insert_free(span);
-    struct span *due = decay_take_due();
+    struct span *due = decay_take_due(epoch_ended);
     if (heap.background_idle) {
         heap.background_idle = false;
         pthread_cond_signal(&heap.wake);
