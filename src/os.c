@@ -114,6 +114,19 @@ void os_write_fd(int fd, const char *text)
     }
 }
 
+struct timespec os_monotonic_deadline(uint64_t ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += (time_t)(ms / 1000);
+    deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    return deadline;
+}
+
 void os_write_stderr(const char *text) { os_write_fd(STDERR_FILENO, text); }
 
 int os_open_output(const char *path) { return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); }

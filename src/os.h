@@ -2,6 +2,8 @@
 #ifndef TCA_OS_H
 #define TCA_OS_H
 
+#include <time.h>
+
 #include "common.h"
 
 /* Anonymous read-write mapping of size bytes aligned to align (a power of two
@@ -27,6 +29,8 @@ bool os_allowed_cpus(uint64_t *mask, size_t bytes);
  * so a test linking the static library can supply its own clock; calls from
  * the library itself stay direct (hidden symbols), so production pays nothing. */
 uint64_t os_clock_ms(void);
+/* CLOCK_MONOTONIC ms milliseconds from now, for pthread_cond_clockwait(). */
+struct timespec os_monotonic_deadline(uint64_t ms);
 void os_write_stderr(const char *text);
 void os_write_fd(int fd, const char *text);
 /* Creates or truncates path for writing; -1 when it cannot. */

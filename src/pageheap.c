@@ -401,7 +401,7 @@ static size_t purge_batch_locked(struct span *batch)
         if (span->zeroed)
             purged += span->npages;
         else
-            heap.purge_refused = true;
+            __atomic_store_n(&heap.purge_refused, true, __ATOMIC_RELAXED);
         insert_free(span);
     }
     return purged;
@@ -488,7 +488,7 @@ void pageheap_free_span(struct span *span)
     pthread_mutex_lock(&heap.lock);
     decay_ensure_ready();
     if (purge_now && !purged)
-        heap.purge_refused = true;
+        __atomic_store_n(&heap.purge_refused, true, __ATOMIC_RELAXED);
     if (span->state == SPAN_SLAB) {
         pagemap_set_range(span->start, span->npages, NULL, 0);
         heap.slab_pages -= span->npages;
@@ -584,14 +584,7 @@ void pageheap_background_step(void)
     } else if (decay_active()) {
         heap.background_idle = true;
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)(wait_ms / 1000);
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    struct timespec deadline = os_monotonic_deadline(wait_ms);
     pthread_cond_clockwait(&heap.wake, &heap.lock, CLOCK_MONOTONIC, &deadline);
     heap.background_idle = false;
     pthread_mutex_unlock(&heap.lock);
