@@ -212,17 +212,25 @@ static void unlist_free_span(struct span *span)
     *free_count_of(span) -= span->npages;
 }
 
-static bool mergeable(const struct span *neighbour, const struct span *span)
+static struct span *span_before(const struct span *span)
 {
-    return neighbour && neighbour->state == SPAN_FREE && neighbour->zeroed == span->zeroed;
+    return span->start >= TCA_PAGE_SIZE ? pagemap_span_of((void *)(span->start - TCA_PAGE_SIZE)) : NULL;
+}
+
+static struct span *span_after(const struct span *span) { return pagemap_span_of((void *)span_end(span)); }
+
+/* Whether neighbour is a free span of the kind given (zeroed: returned). */
+static bool free_of_kind(const struct span *neighbour, uint8_t zeroed)
+{
+    return neighbour && neighbour->state == SPAN_FREE && neighbour->zeroed == zeroed;
 }
 
 /* Merges free neighbours of the same kind into span (unlisting them), then
  * lists it; a dirty span counts as the most recently freed. */
 static void insert_free(struct span *span)
 {
-    struct span *before = span->start >= TCA_PAGE_SIZE ? pagemap_span_of((void *)(span->start - TCA_PAGE_SIZE)) : NULL;
-    if (mergeable(before, span)) {
+    struct span *before = span_before(span);
+    if (free_of_kind(before, span->zeroed)) {
         unlist_free_span(before);
         pagemap_set(span_last_page(before), NULL, 0);
         pagemap_set(span->start, NULL, 0);
@@ -230,8 +238,8 @@ static void insert_free(struct span *span)
         span->npages += before->npages;
         span_struct_recycle(before);
     }
-    struct span *after = pagemap_span_of((void *)span_end(span));
-    if (mergeable(after, span)) {
+    struct span *after = span_after(span);
+    if (free_of_kind(after, span->zeroed)) {
         unlist_free_span(after);
         pagemap_set(span_last_page(span), NULL, 0);
         pagemap_set(after->start, NULL, 0);
@@ -358,6 +366,17 @@ static size_t decay_dirty_allowed(void)
     return (size_t)(allowed >> 16);
 }
 
+/* Marks an unlisted dirty span as being purged and chains it onto *batch. */
+static void stash_for_purge(struct span *span, struct span **batch)
+{
+    span_map_ends(span); /* neighbours must see it purging */
+    span->state = SPAN_PURGING;
+    heap.purging_pages += span->npages;
+    chain_insert_after(&heap.purging, NULL, span);
+    span->next = *batch;
+    *batch = span;
+}
+
 /* Takes dirty pages, least recently freed first, off the free lists until at
  * most keep dirty pages remain listed; returns them chained through next. */
 static struct span *purge_take(size_t keep)
@@ -373,12 +392,7 @@ static struct span *purge_take(size_t keep)
             list_free_span(span, NULL); /* still the least recently freed */
             span = back;
         }
-        span_map_ends(span); /* neighbours must see it purging */
-        span->state = SPAN_PURGING;
-        heap.purging_pages += span->npages;
-        chain_insert_after(&heap.purging, NULL, span);
-        span->next = batch;
-        batch = span;
+        stash_for_purge(span, &batch);
     }
     return batch;
 }
@@ -418,6 +432,29 @@ static struct span *decay_take_due(bool epoch_ended)
 
 /* ---- allocation ---- */
 
+/* No free span fits, but a dirty one with returned neighbours might once it
+ * is returned too (spans of different kinds never merge).  Better than
+ * growing while decay is on: the new block faults either way, and the heap
+ * does not keep both.  decay_ms -1 asked for no madvise: it grows. */
+static struct span *find_free_by_returning(size_t npages)
+{
+    if (heap.decay_ms < 0 || heap.purge_refused)
+        return NULL;
+    for (struct span *dirty = heap.lru.head; dirty; dirty = dirty->lru_next) {
+        struct span *before = span_before(dirty), *after = span_after(dirty);
+        size_t merged = dirty->npages + (free_of_kind(before, RETURNED) ? before->npages : 0) +
+                        (free_of_kind(after, RETURNED) ? after->npages : 0);
+        if (merged < npages)
+            continue;
+        struct span *batch = NULL;
+        unlist_free_span(dirty);
+        stash_for_purge(dirty, &batch);
+        purge_batch_locked(batch);
+        return find_free(npages);
+    }
+    return NULL;
+}
+
 static void background_consider(void)
 {
     if (heap.background == BACKGROUND_OFF && tca_options.background_thread && decay_active() &&
@@ -436,6 +473,8 @@ struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned siz
     struct span *due = decay_take_due(decay_advance(os_clock_ms()));
     size_t want = npages + align_pages - 1;
     struct span *span = find_free(want);
+    if (!span)
+        span = find_free_by_returning(want);
     if (!span)
         span = grow(want);
     if (!span)
@@ -645,8 +684,7 @@ static size_t check_free_lists(unsigned kind)
                 check_failed("page heap: free span in the wrong list at", span);
             if (pagemap_span_of((void *)span->start) != span || pagemap_span_of((void *)span_last_page(span)) != span)
                 check_failed("page heap: free span not in the pagemap at", span);
-            struct span *after = pagemap_span_of((void *)span_end(span));
-            if (mergeable(after, span))
+            if (free_of_kind(span_after(span), span->zeroed))
                 check_failed("page heap: uncoalesced free spans at", span);
             pages += span->npages;
         }
