@@ -3,7 +3,8 @@
  * leave along the smoothstep curve and are all gone one decay time later;
  * mincore() proves the kernel really dropped them.  decay_ms 0 returns at
  * once, -1 never; a change at run time restarts the curve; the slow paths
- * purge on their own; coalesced dirty and returned spans keep exact counts. */
+ * purge on their own; coalesced dirty and returned spans keep exact counts,
+ * and a dirty span is returned to merge rather than the heap growing. */
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -172,10 +173,39 @@ static void test_mixed_neighbours(void)
     pageheap_set_decay_ms(DECAY_MS);
 }
 
+/* Dirty and returned neighbours never merge, so when only together would they
+ * fit a request, the dirty one is returned first rather than the heap growing.
+ * Runs first: the heap's one region is then all this test's. */
+static void test_return_instead_of_growing(void)
+{
+    pageheap_set_decay_ms(DECAY_MS);
+    struct span *a = pageheap_alloc_span(8, 1, 0), *b = pageheap_alloc_span(8, 1, 0);
+    struct pageheap_stats stats;
+    pageheap_read_stats(&stats);
+    struct span *rest = pageheap_alloc_span(stats.returned_bytes / TCA_PAGE_SIZE, 1, 0);
+    CHECK(rest && rest->start == b->start + 8 * TCA_PAGE_SIZE);
+    uintptr_t start = a->start;
+    pageheap_free_span(a);
+    pageheap_purge(true);
+    memset((void *)b->start, 0x77, 8 * TCA_PAGE_SIZE);
+    pageheap_free_span(b);
+    CHECK(dirty_pages() == 8);
+    struct span *both = pageheap_alloc_span(16, 1, 0);
+    CHECK(both->start == start && both->zeroed);
+    pageheap_read_stats(&stats);
+    CHECK(stats.mapped_bytes == stats.large_bytes + stats.slab_bytes);
+    for (size_t i = 0; i < 16 * TCA_PAGE_SIZE; i++)
+        CHECK(((const char *)both->start)[i] == 0);
+    pageheap_free_span(both);
+    pageheap_free_span(rest);
+    pageheap_purge(true);
+}
+
 int main(void)
 {
     /* The timer thread would purge on the real clock. */
     tca_options.background_thread = false;
+    test_return_instead_of_growing();
     test_curve();
     test_immediate_and_never();
     test_runtime_change();
