@@ -98,6 +98,14 @@ static void check_failure(size_t size)
     }
 }
 
+static void control(const char *action)
+{
+    if (tca_ctl(action, NULL, NULL, NULL, 0) != 0) {
+        fprintf(stderr, "fuzz: tca_ctl(\"%s\") failed\n", action);
+        abort();
+    }
+}
+
 static void run_operation(struct slot *slots, const uint8_t op[4], uint64_t seed)
 {
     struct slot *slot = &slots[op[1] % SLOTS];
@@ -160,7 +168,13 @@ static void run_operation(struct slot *slots, const uint8_t op[4], uint64_t seed
         break;
     }
     case 4:
+        /* The opcode's high bits also send the thread cache back to the slabs
+         * and the arenas' free pages back to the OS, under the live blocks. */
         release(slot, false);
+        if (op[0] & 0x80)
+            control("thread.tcache.flush");
+        if (op[0] >> 4 == 0xf) /* rarer: it is system calls */
+            control("arenas.purge");
         break;
     case 5:
         release(slot, true);
