@@ -3,9 +3,12 @@
  * and large sizes.  Each failure must be NULL with errno ENOMEM (posix_memalign:
  * ENOMEM returned), never an abort; blocks handed out before must be intact;
  * once everything is freed the allocator must count no byte still out (no
- * internal state leaked by a failure), and allocation must work again. */
+ * internal state leaked by a failure), and allocation must work again.
+ * Threads whose first allocation (which sets up their cache) meets the
+ * exhaustion must fail cleanly too, and allocate once memory is back. */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -16,6 +19,7 @@
 
 #define HEADROOM ((size_t)96 << 20)
 #define MAX_BLOCKS (4 << 20)
+#define LATE_THREADS 3
 
 enum api { USE_MALLOC, USE_CALLOC, USE_REALLOC, USE_POSIX_MEMALIGN, USE_ALIGNED_ALLOC, API_COUNT };
 static const char *const api_names[] = {"malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc"};
@@ -121,19 +125,10 @@ static size_t address_space_in_use(void)
     return pages * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static void run_capped(void)
+/* Every API, every size, driven into failure, all freed, and again. */
+static void every_api_fails_cleanly(void)
 {
     static const size_t sizes[] = {64, 3000, 40000, 1 << 20, 16 << 20};
-    blocks = mmap(NULL, MAX_BLOCKS * sizeof *blocks, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    CHECK(blocks != MAP_FAILED);
-    /* The allocator is set up before the cap, its background purging thread
-     * included (started once 64 MiB were freed in all): libc allocates that
-     * thread's TLS vector with our calloc, which bytes_out() would count. */
-    for (int i = 0; i < 100; i++)
-        free(malloc(1 << 20));
-    size_t limit = address_space_in_use() + HEADROOM;
-    CHECK(setrlimit(RLIMIT_AS, &(struct rlimit){limit, limit}) == 0);
-
     for (enum api api = 0; api < API_COUNT; api++) {
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
             uint64_t out_before = bytes_out();
@@ -156,6 +151,56 @@ static void run_capped(void)
         }
         printf("%s: every failure was ENOMEM; after freeing, no byte counted out and allocation works\n", api_names[api]);
     }
+}
+
+/* The main thread and the late threads pass it three times: memory is gone;
+ * the late threads have tried; memory is back. */
+static pthread_barrier_t phase;
+
+static void *allocate_first_when_exhausted(void *unused)
+{
+    (void)unused;
+    pthread_barrier_wait(&phase);
+    free(allocate(USE_MALLOC, 100)); /* a block or a clean ENOMEM: allocate() checks */
+    free(allocate(USE_MALLOC, 100000));
+    pthread_barrier_wait(&phase);
+    pthread_barrier_wait(&phase);
+    for (size_t size = 1; size < (1 << 20); size = size * 3 + 1) {
+        void *block = malloc(size);
+        CHECK(block != NULL);
+        free(block);
+    }
+    return NULL;
+}
+
+static void run_capped(void)
+{
+    blocks = mmap(NULL, MAX_BLOCKS * sizeof *blocks, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(blocks != MAP_FAILED);
+    /* The allocator is set up before the cap, its background purging thread
+     * included (started once 64 MiB were freed in all): libc allocates that
+     * thread's TLS vector with our calloc, which bytes_out() would count. */
+    for (int i = 0; i < 100; i++)
+        free(malloc(1 << 20));
+    /* The late threads' stacks are mapped before the cap; they allocate nothing yet. */
+    pthread_t late[LATE_THREADS];
+    CHECK(pthread_barrier_init(&phase, NULL, LATE_THREADS + 1) == 0);
+    for (int i = 0; i < LATE_THREADS; i++)
+        CHECK(pthread_create(&late[i], NULL, allocate_first_when_exhausted, NULL) == 0);
+    size_t limit = address_space_in_use() + HEADROOM;
+    CHECK(setrlimit(RLIMIT_AS, &(struct rlimit){limit, limit}) == 0);
+
+    every_api_fails_cleanly();
+
+    exhaust(USE_MALLOC, 4096);
+    exhaust(USE_MALLOC, 16);
+    pthread_barrier_wait(&phase);
+    pthread_barrier_wait(&phase);
+    free_all();
+    pthread_barrier_wait(&phase);
+    for (int i = 0; i < LATE_THREADS; i++)
+        CHECK(pthread_join(late[i], NULL) == 0);
+    printf("threads whose first allocation met the exhaustion failed cleanly, then allocated\n");
     fflush(stdout);
 }
 
