@@ -138,6 +138,12 @@ static _Noreturn void flush_abort(struct arena_bin *locked, const char *what, co
 /* Puts one block back in its slab, the slab's bin locked; a slab that becomes
  * wholly free goes back to the page heap unless it is the bin's one spare.
  * Returns false when the slab went back (the caller must look the next block up). */
+unsigned arena_spare_slabs(unsigned cls)
+{
+    unsigned fit = (128u << 10) / (sizeclass_table[cls].slab_pages << TCA_PAGE_SHIFT);
+    return fit > 2 ? fit : 2;
+}
+
 static bool slab_put(struct arena_bin *bin, struct span *slab, const struct sizeclass_info *info, unsigned cls,
                      void *block)
 {
@@ -152,9 +158,7 @@ static bool slab_put(struct arena_bin *bin, struct span *slab, const struct size
         bin_list_push(bin, slab);
     if (++slab->nfree < info->nslots)
         return true;
-    /* Keep one empty slab per bin so a bin that breathes around a slab
-     * boundary does not take and give back pages each time. */
-    if (bin->nempty == 0) {
+    if (bin->nempty < arena_spare_slabs(cls)) {
         bin->nempty++;
         return true;
     }

@@ -16,7 +16,7 @@
 struct arena_bin {
     pthread_mutex_t lock;
     struct span *nonfull;     /* slabs with a free block, most recently used first */
-    uint32_t nempty;          /* wholly free slabs kept in the list (at most one) */
+    uint32_t nempty;          /* wholly free slabs kept in the list (arena_spare_slabs()) */
     /* Counters, written under the lock. */
     uint64_t nmalloc, ndalloc, nrefills, nflushes, nslabs_made, curslabs, curregs, lock_contended;
     uint64_t ops_at_decay;    /* nmalloc + ndalloc at the last arenas_decay_spares() */
@@ -47,6 +47,11 @@ TCA_INLINE struct arena *arena_current(void)
 /* Takes up to want blocks of class cls from the arena's slabs (new slabs come
  * from the page heap) into out[]; returns how many, 0 when out of memory. */
 unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned want);
+/* Wholly free slabs a bin keeps (about 128 KiB, at least two), so that a bin
+ * that breathes around a slab boundary, or whose blocks one thread frees while
+ * another allocates, does not give pages back and carve them again each time;
+ * idle bins hand their spares back on decay. */
+unsigned arena_spare_slabs(unsigned cls);
 /* Returns n blocks of class cls to the slabs that own them, whatever arena that
  * is.  Aborts on a pointer that is no block of class cls or already free. */
 void arena_flush(unsigned cls, void *const *blocks, unsigned n);

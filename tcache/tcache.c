@@ -167,10 +167,16 @@ out_of_memory:
 void tcache_free_slow(void *ptr, unsigned cls)
 {
     struct tcache *cache = &tcache_tls;
-    if (cache->state == TCACHE_UNINIT)
+    bool first_call = cache->state == TCACHE_UNINIT;
+    if (first_call)
         tcache_start(cache);
     background_poll();
-    if (cache->state != TCACHE_ACTIVE) {
+    /* A thread whose first call is a free frees a block another thread
+     * allocated.  Cached, it would be the thread's next block of the class,
+     * and the thread would keep writing a cache line shared with the other
+     * thread's blocks (Hoard's cache-scratch): it goes back to its slab, and
+     * the cache starts with blocks of the thread's own. */
+    if (cache->state != TCACHE_ACTIVE || first_call) {
         arena_flush(cls, &ptr, 1);
         cache->uncached_deallocated += sizeclass_size(cls);
         return;
