@@ -26,9 +26,9 @@ static void sizeclass_set(unsigned cls, uint32_t size)
     uint32_t slots = (uint32_t)(info->slab_pages * TCA_PAGE_SIZE / size);
     info->nslots = slots > TCA_SLAB_MAX_SLOTS ? TCA_SLAB_MAX_SLOTS : slots;
     info->div_magic = (uint32_t)(((uint64_t)1 << 32) / size + 1);
-    /* Cache about 64 KiB per class, but at least 8 and at most 256 blocks. */
+    /* Cache about 64 KiB per class, but at least 8 and at most 512 blocks. */
     uint32_t cap = 65536 / size;
-    info->tcache_cap = (uint16_t)(cap < 8 ? 8 : cap > 256 ? 256 : cap);
+    info->tcache_cap = (uint16_t)(cap < 8 ? 8 : cap > 512 ? 512 : cap);
     info->refill = (uint16_t)(info->tcache_cap / 2);
 }
 
