@@ -9,10 +9,13 @@
 /* The thread only sleeps, purges and walks bins: a small stack will do. */
 #define BACKGROUND_STACK_SIZE ((size_t)256 << 10)
 
+/* How often the thread looks whether it is the last one left. */
+#define LAST_THREAD_CHECK_MS 1000
+
 static void *background_main(void *unused)
 {
     (void)unused;
-    uint64_t spares_due = 0;
+    uint64_t spares_due = 0, last_thread_check = 0;
     for (;;) {
         pageheap_background_step();
         /* A spare slab is given back once its bin saw no traffic for a whole decay time. */
@@ -22,8 +25,14 @@ static void *background_main(void *unused)
             arenas_decay_spares();
             spares_due = now + (uint64_t)decay_ms;
         }
+        /* main() may have ended with pthread_exit(): the process must end when
+         * its last thread does, as it would without us (exit status 0). */
+        if (now >= last_thread_check + LAST_THREAD_CHECK_MS) {
+            last_thread_check = now;
+            if (os_live_thread_count() == 1)
+                return NULL;
+        }
     }
-    return NULL;
 }
 
 void background_start(void)

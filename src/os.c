@@ -3,11 +3,13 @@
 #include "os.h"
 
 #include <fcntl.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +44,20 @@ bool os_purge(void *addr, size_t size) { return madvise(addr, size, MADV_DONTNEE
 void os_advise_huge_pages(void *addr, size_t size, bool huge)
 {
     madvise(addr, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
+bool os_protect(void *addr, size_t size, bool accessible)
+{
+    return mprotect(addr, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+}
+
+uint64_t os_random_u64(void)
+{
+    uint64_t value;
+    if (getrandom(&value, sizeof value, GRND_NONBLOCK) == (ssize_t)sizeof value)
+        return value;
+    memcpy(&value, (const void *)getauxval(AT_RANDOM), sizeof value);
+    return value;
 }
 
 size_t os_system_page_size(void)
@@ -93,6 +109,30 @@ bool os_allowed_cpus(uint64_t *mask, size_t bytes)
     for (size_t i = 0; from_caller && i < bytes / sizeof *mask; i++)
         mask[i] |= caller[i];
     return from_main || from_caller;
+}
+
+unsigned os_live_thread_count(void)
+{
+    char text[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t len = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (len <= 0)
+        return 0;
+    text[len] = '\0';
+    /* The command name may hold spaces and ')': the fields start after the
+     * last ')', with the state first and num_threads the 18th. */
+    char *field = strrchr(text, ')');
+    if (!field || field[1] != ' ')
+        return 0;
+    bool leader_exited = field[2] == 'Z';
+    for (unsigned skip = 0; field && skip < 18; skip++)
+        field = strchr(field + 1, ' ');
+    unsigned threads = field ? (unsigned)strtoul(field + 1, NULL, 10) : 0;
+    /* A main thread that left with pthread_exit() stays a zombie and counted. */
+    return threads > (unsigned)leader_exited ? threads - leader_exited : 0;
 }
 
 __attribute__((weak)) uint64_t os_clock_ms(void)

@@ -15,7 +15,14 @@ void os_unmap(void *addr, size_t size);
 bool os_purge(void *addr, size_t size);
 /* Transparent huge pages for a range: huge true asks for them, false forbids them. */
 void os_advise_huge_pages(void *addr, size_t size, bool huge);
+/* Makes a range readable and writable (accessible) or inaccessible (PROT_NONE);
+ * false when the kernel refused (it ran out of mappings, vm.max_map_count). */
+bool os_protect(void *addr, size_t size, bool accessible);
+/* 64 random bits from the kernel (getrandom, else the bytes it gave at exec). */
+uint64_t os_random_u64(void);
 size_t os_system_page_size(void);
+/* Threads of this process still running (/proc/self/stat), 0 when unknown. */
+unsigned os_live_thread_count(void);
 /* CPUs this process may run on (sched_getaffinity), and the highest such id + 1. */
 unsigned os_cpu_count(unsigned *max_cpu_id_plus_one);
 /* Reads up to size-1 bytes of a small file (/sys) into buf, NUL-terminated;

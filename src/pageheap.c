@@ -38,8 +38,9 @@
  * the heap in all: a burst, or a process that churns (threads coming and
  * going).  Small programs never get one. */
 #define BACKGROUND_START_PAGES (((size_t)64 << 20) >> TCA_PAGE_SHIFT)
-/* The background thread with nothing dirty sleeps until woken by a free, or this long. */
-#define BACKGROUND_IDLE_MS 10000
+/* The background thread with nothing dirty sleeps until woken by a free, or
+ * this long (it looks at spare slabs, and whether it is the last thread left). */
+#define BACKGROUND_IDLE_MS 1000
 
 /* Fraction (of 2^16) of the pages freed age epochs ago still allowed to stay
  * dirty: 1 - smoothstep(age / DECAY_STEPS). */

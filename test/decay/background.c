@@ -1,9 +1,11 @@
-/* The background thread: not there after the first malloc; once the heap has
- * grown, a process that frees a burst and then sleeps (no allocator call at
+/* The background thread: not there after the first malloc; once 64 MiB have
+ * been freed, a process that frees a burst and then sleeps (no allocator call at
  * all) shrinks by itself within a few decay times; so does one whose
- * allocating thread exited; and a forked child gets a thread of its own. */
+ * allocating thread exited; a forked child gets a thread of its own; and a
+ * process whose main() ends with pthread_exit() still ends. */
 #include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -91,5 +93,22 @@ int main(void)
     int status;
     CHECK(waitpid(child, &status, 0) == child);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* main() leaving with pthread_exit(): the process ends with its last
+     * thread of its own, as it would without the background thread. */
+    child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        alloc_and_free_burst(NULL);
+        pthread_exit(NULL);
+    }
+    int waited_ms = 0;
+    while (waitpid(child, &status, WNOHANG) == 0 && waited_ms < 5000) {
+        usleep(10 * 1000);
+        waited_ms += 10;
+    }
+    if (waited_ms >= 5000)
+        kill(child, SIGKILL);
+    CHECK(waited_ms < 5000 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     return 0;
 }
