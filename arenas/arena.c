@@ -70,7 +70,11 @@ static void bin_list_remove(struct arena_bin *bin, struct span *slab)
 static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigned cls)
 {
     const struct sizeclass_info *info = &sizeclass_table[cls];
+#if TCA_SECURE
+    struct span *slab = secure_slab_alloc(cls);
+#else
     struct span *slab = pageheap_alloc_span(info->slab_pages, 1, cls);
+#endif
     if (!slab)
         return NULL;
     slab->arena = arena;
@@ -87,6 +91,16 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
     return slab;
 }
 
+#if TCA_SECURE
+/* Random free blocks: where the next block lies cannot be told from the last. */
+static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned want)
+{
+    unsigned got = 0;
+    for (unsigned nslots = sizeclass_table[slab->sizeclass].nslots; got < want && slab->nfree; got++, slab->nfree--)
+        out[got] = (void *)(slab->start + secure_take_random_slot(slab->free_slots, nslots) * size);
+    return got;
+}
+#else
 /* Lowest free blocks first: a slab fills from its start, which keeps the
  * blocks handed out together close together. */
 static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned want)
@@ -104,6 +118,7 @@ static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned w
     slab->nfree = (uint16_t)(slab->nfree - got);
     return got;
 }
+#endif
 
 unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned want)
 {
@@ -135,6 +150,24 @@ static _Noreturn void flush_abort(struct arena_bin *locked, const char *what, co
     os_fatal_pointer(what, ptr, cls ? sizeclass_size(cls) : 0);
 }
 
+#if TCA_SECURE
+/* Puts a freed block of slab in the bin's quarantine, once it is known to be
+ * a block in use; returns the block that leaves quarantine for its slab, or NULL. */
+static void *quarantine_swap(struct arena_bin *bin, struct span *slab, const struct sizeclass_info *info,
+                             unsigned cls, void *block)
+{
+    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)block - slab->start);
+    if (slot >= info->nslots)
+        flush_abort(bin, "free(): invalid pointer", block, 0);
+    if ((slab->free_slots[slot / 64] & ((uint64_t)1 << (slot % 64))) || secure_quarantined(&bin->quarantine, block))
+        flush_abort(bin, "double free of", block, cls);
+    void *leaving = secure_quarantine_push(&bin->quarantine, block);
+    if (leaving && !secure_quarantine_mark_intact(leaving))
+        flush_abort(bin, "write after free of", leaving, cls);
+    return leaving;
+}
+#endif
+
 /* Puts one block back in its slab, the slab's bin locked; a slab that becomes
  * wholly free goes back to the page heap unless it is the bin's one spare.
  * Returns false when the slab went back (the caller must look the next block up). */
@@ -164,6 +197,9 @@ static bool slab_put(struct arena_bin *bin, struct span *slab, const struct size
     }
     bin_list_remove(bin, slab);
     bin->curslabs--;
+#if TCA_SECURE
+    secure_slab_unguard(slab);
+#endif
     pageheap_free_span(slab);
     return false;
 }
@@ -200,6 +236,11 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
             }
         }
         nblocks++;
+#if TCA_SECURE
+        if (!(block = quarantine_swap(locked, slab, info, cls, block)))
+            continue;
+        slab = pagemap_span_of(block);
+#endif
         if (!slab_put(locked, slab, info, cls, block))
             slab = NULL;
     }
@@ -252,7 +293,10 @@ static void bin_release_empty(struct arena_bin *bin, unsigned cls)
         bin_list_remove(bin, slab);
         bin->nempty--;
         bin->curslabs--;
-        pageheap_free_span(slab);
+#if TCA_SECURE
+        secure_slab_unguard(slab);
+#endif
+        pageheap_free_idle_span(slab);
     }
 }
 

@@ -10,6 +10,9 @@
 #include "arenas/topology.h"
 #include "src/pageheap.h"
 #include "src/sizeclass.h"
+#if TCA_SECURE
+#include "arenas/secure.h"
+#endif
 
 #define ARENA_MAX 1024
 
@@ -20,6 +23,9 @@ struct arena_bin {
     /* Counters, written under the lock. */
     uint64_t nmalloc, ndalloc, nrefills, nflushes, nslabs_made, curslabs, curregs, lock_contended;
     uint64_t ops_at_decay;    /* nmalloc + ndalloc at the last arenas_decay_spares() */
+#if TCA_SECURE
+    struct secure_quarantine quarantine; /* blocks of this bin's slabs freed lately */
+#endif
 } __attribute__((aligned(TCA_CACHELINE)));
 
 struct arena {

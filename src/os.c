@@ -46,6 +46,8 @@ void os_advise_huge_pages(void *addr, size_t size, bool huge)
     madvise(addr, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
+#if TCA_SECURE
+/* The secure build's guard pages and random slot order (arenas/secure.c). */
 bool os_protect(void *addr, size_t size, bool accessible)
 {
     return mprotect(addr, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
@@ -59,6 +61,7 @@ uint64_t os_random_u64(void)
     memcpy(&value, (const void *)getauxval(AT_RANDOM), sizeof value);
     return value;
 }
+#endif
 
 size_t os_system_page_size(void)
 {

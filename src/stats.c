@@ -44,7 +44,8 @@ static void collect_arena(struct arena *arena, struct arena_stats *out)
         };
         uint64_t spare_slabs = bin->nempty;
         pthread_mutex_unlock(&bin->lock);
-        size_t slab_bytes = (size_t)sizeclass_table[cls].slab_pages << TCA_PAGE_SHIFT;
+        /* The secure build's guard page is part of each slab's span. */
+        size_t slab_bytes = (size_t)(sizeclass_table[cls].slab_pages + TCA_SECURE) << TCA_PAGE_SHIFT;
         out->small_allocated += counts->curregs * sizeclass_size(cls);
         out->active += (counts->curslabs - spare_slabs) * slab_bytes;
         out->dirty += spare_slabs * slab_bytes;

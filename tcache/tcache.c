@@ -52,6 +52,14 @@ static bool tcache_start(struct tcache *cache)
     if (!tca_bootstrap())
         return false;
     cache->state = TCACHE_BYPASS;
+#if TCA_SECURE
+    /* Every malloc and free goes to the arena, where the secure build's
+     * random slots, quarantine and double-free checks are.  Threads still
+     * spread over the per-CPU arenas once a second one allocates. */
+    if (__atomic_add_fetch(&caches_started, 1, __ATOMIC_RELAXED) >= 2)
+        topology_load(arena_count);
+    return false;
+#endif
     if (!tca_options.tcache)
         return false;
     void **memory = slot_memory_get();
