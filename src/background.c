@@ -18,12 +18,13 @@ static void *background_main(void *unused)
     uint64_t spares_due = 0, last_thread_check = 0;
     for (;;) {
         pageheap_background_step();
-        /* A spare slab is given back once its bin saw no traffic for a whole decay time. */
+        /* A spare slab goes back once its bin saw no traffic for half a decay
+         * time: between half and one decay time of idleness. */
         long decay_ms = pageheap_decay_ms();
         uint64_t now = os_clock_ms();
         if (decay_ms > 0 && now >= spares_due) {
             arenas_decay_spares();
-            spares_due = now + (uint64_t)decay_ms;
+            spares_due = now + (uint64_t)decay_ms / 2;
         }
         /* main() may have ended with pthread_exit(): the process must end when
          * its last thread does, as it would without us (exit status 0). */

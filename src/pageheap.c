@@ -2,7 +2,7 @@
  * of a slab and for the first and last pages of a large, free or purging span,
  * so the page just before or after a span names its neighbour, or nothing.
  *
- * Decay (as jemalloc's): time is cut into DECAY_STEPS epochs per decay_ms, and
+ * Decay (after jemalloc's): time is cut into DECAY_STEPS epochs per decay_ms, and
  * each epoch counts the pages freed in it.  The dirty pages allowed at any
  * moment are those counts weighted by a smoothstep curve of their age, from 1
  * (freed in this epoch) to 0 (freed decay_ms ago); what exceeds that goes back
@@ -62,12 +62,12 @@ struct free_lists {
     uint64_t nonempty[EXACT_WORDS]; /* bit n: exact[n] has a span */
 };
 
-/* STARTING: a slow path is creating the thread (and stays there if it could
- * not: the slow paths keep purging, nobody tries again). */
 struct span_chain {
     struct span *head, *tail;
 };
 
+/* STARTING: a slow path is creating the thread (and stays there if it could
+ * not: the slow paths keep purging, nobody tries again). */
 enum background_state { BACKGROUND_OFF, BACKGROUND_WANTED, BACKGROUND_STARTING, BACKGROUND_RUNNING };
 /* decay_ms before the options are read. */
 #define DECAY_UNSET (-2L)
@@ -77,7 +77,7 @@ static struct {
     struct free_lists lists[2];
     struct span_chain lru;     /* dirty spans, least recently freed first */
     struct span_chain purging; /* spans being purged with the lock dropped */
-    struct span *spare;               /* span structs ready for reuse */
+    struct span *spare;        /* span structs ready for reuse */
     size_t mapped_bytes, large_pages, slab_pages;
     size_t dirty_pages, returned_pages, purging_pages; /* free pages: listed dirty, returned, in flight */
     size_t freed_total_pages;  /* every page ever freed to the heap */
@@ -227,8 +227,9 @@ static bool free_of_kind(const struct span *neighbour, uint8_t zeroed)
 }
 
 /* Merges free neighbours of the same kind into span (unlisting them), then
- * lists it; a dirty span counts as the most recently freed. */
-static void insert_free(struct span *span)
+ * lists it; a dirty span counts as the most recently freed, or as the least
+ * (idle: its pages sat unused for a decay time already). */
+static void insert_free(struct span *span, bool idle)
 {
     struct span *before = span_before(span);
     if (free_of_kind(before, span->zeroed)) {
@@ -247,7 +248,7 @@ static void insert_free(struct span *span)
         span->npages += after->npages;
         span_struct_recycle(after);
     }
-    list_free_span(span, heap.lru.tail);
+    list_free_span(span, idle ? NULL : heap.lru.tail);
 }
 
 static size_t first_exact_list(const struct free_lists *lists, size_t npages)
@@ -303,7 +304,7 @@ static struct span *grow(size_t npages)
     span->start = (uintptr_t)memory;
     span->npages = region >> TCA_PAGE_SHIFT;
     span->zeroed = 1; /* never touched: returned */
-    insert_free(span);
+    insert_free(span, false);
     return find_free(npages);
 }
 
@@ -417,7 +418,7 @@ static size_t purge_batch_locked(struct span *batch)
             purged += span->npages;
         else
             __atomic_store_n(&heap.purge_refused, true, __ATOMIC_RELAXED);
-        insert_free(span);
+        insert_free(span, false);
     }
     return purged;
 }
@@ -518,7 +519,7 @@ out:
     return span;
 }
 
-void pageheap_free_span(struct span *span)
+static void free_span(struct span *span, bool idle)
 {
     /* decay_ms 0: the span is ours alone, so madvise before taking the lock.
      * The unlocked read is harmless: a change of decay_ms applies from the next free. */
@@ -540,9 +541,9 @@ void pageheap_free_span(struct span *span)
     heap.freed_total_pages += span->npages;
     background_consider();
     bool epoch_ended = decay_advance(os_clock_ms());
-    if (!purged)
+    if (!purged && !idle)
         heap.freed[heap.epoch] += span->npages;
-    insert_free(span);
+    insert_free(span, idle);
     struct span *due = decay_take_due(epoch_ended);
     if (heap.background_idle) {
         heap.background_idle = false;
@@ -554,6 +555,9 @@ void pageheap_free_span(struct span *span)
     purge_batch_locked(due);
     pthread_mutex_unlock(&heap.lock);
 }
+
+void pageheap_free_span(struct span *span) { free_span(span, false); }
+void pageheap_free_idle_span(struct span *span) { free_span(span, true); }
 
 size_t pageheap_purge(bool all)
 {
@@ -658,12 +662,13 @@ void pageheap_fork_child(void)
         chain_remove(&heap.purging, span);
         heap.purging_pages -= span->npages;
         span->zeroed = 0;
-        insert_free(span);
+        insert_free(span, false);
     }
+    /* The child's thread is asked for at its first free to the heap: a child
+     * that only execs never pays for one. */
     heap.background = BACKGROUND_OFF;
     heap.background_idle = false;
     pageheap_background_wanted = false;
-    background_consider();
 }
 
 static void check_failed(const char *what, const struct span *span)

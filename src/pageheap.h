@@ -40,6 +40,10 @@ struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned siz
 /* Returns a large span or a slab (every page of a slab is unmapped from the
  * pagemap) to the heap as dirty pages, where it joins its dirty neighbours. */
 void pageheap_free_span(struct span *span);
+/* The same for a span whose pages sat unused for about a decay time already
+ * (an idle bin's spare slab): it gets no fresh allowance, so the next purge
+ * returns it. */
+void pageheap_free_idle_span(struct span *span);
 
 /* Returns dirty pages to the OS now: all of them (all), or those the decay
  * curve says are due.  Returns the bytes returned. */

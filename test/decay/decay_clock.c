@@ -145,6 +145,27 @@ static void test_slow_paths_purge(void)
     pageheap_purge(true);
 }
 
+/* A span that sat idle already (an arena's spare slab) gets no fresh
+ * allowance: it goes at the next epoch, where a freshly freed one stays. */
+static void test_idle_span_goes_first(void)
+{
+    enum { PAGES = 128 }; /* above the smallest piece purged */
+    struct span *idle = pageheap_alloc_span(PAGES, 1, 0), *apart = pageheap_alloc_span(1, 1, 0),
+                *fresh = pageheap_alloc_span(PAGES, 1, 0);
+    memset((void *)idle->start, 1, PAGES * TCA_PAGE_SIZE);
+    memset((void *)fresh->start, 1, PAGES * TCA_PAGE_SIZE);
+    uintptr_t idle_start = idle->start, fresh_start = fresh->start;
+    pageheap_free_span(fresh);
+    pageheap_free_idle_span(idle);
+    CHECK(dirty_pages() == 2 * PAGES);
+    fake_now_ms += EPOCH_MS;
+    pageheap_purge(false);
+    CHECK(dirty_pages() == PAGES);
+    CHECK(resident_pages(idle_start, PAGES) == 0 && resident_pages(fresh_start, PAGES) == PAGES);
+    pageheap_free_span(apart);
+    pageheap_purge(true);
+}
+
 /* A returned span next to a dirty one: they stay apart, and each keeps its count
  * and its zeroed flag through allocation. */
 static void test_mixed_neighbours(void)
@@ -210,6 +231,7 @@ int main(void)
     test_immediate_and_never();
     test_runtime_change();
     test_slow_paths_purge();
+    test_idle_span_goes_first();
     test_mixed_neighbours();
     return 0;
 }

@@ -2,7 +2,7 @@
  * THREADS threads, WAVE alive at a time; each allocates BLOCKS blocks of 16 B
  * to 4 KiB (written), frees all but KEEP of them and exits; the survivors stay
  * allocated to the end.  Prints RSS right after the last thread is joined and
- * after one more second of idleness (the allocator is not called).
+ * after one and two more seconds of idleness (the allocator is not called).
  *
  *   thread_churn [threads] [wave] [blocks] [keep]   (defaults 20000 8 256 4) */
 #include <pthread.h>
@@ -56,6 +56,9 @@ int main(int argc, char **argv)
     }
     double at_end = rss_mib();
     sleep(1);
-    printf("threads %u rss_end_mib %.1f rss_idle_1s_mib %.1f\n", threads, at_end, rss_mib());
+    double after_1s = rss_mib();
+    sleep(1);
+    printf("threads %u rss_end_mib %.1f rss_idle_1s_mib %.1f rss_idle_2s_mib %.1f\n", threads, at_end,
+           after_1s, rss_mib());
     return 0;
 }
