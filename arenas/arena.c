@@ -353,4 +353,7 @@ void arenas_fork_child(void)
             for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
                 pthread_mutex_init(&arena_table[i]->bins[cls].lock, NULL);
     pthread_mutex_init(&arena_create_lock, NULL);
+#if TCA_SECURE
+    secure_fork_child();
+#endif
 }

@@ -20,6 +20,8 @@ static uint64_t random_next(void)
     return x * 0x2545f4914f6cdd1dull;
 }
 
+void secure_fork_child(void) { random_state = 0; }
+
 static uintptr_t guard_page_of(const struct span *slab)
 {
     return slab->start + ((uintptr_t)sizeclass_table[slab->sizeclass].slab_pages << TCA_PAGE_SHIFT);

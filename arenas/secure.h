@@ -25,6 +25,8 @@ struct secure_quarantine {
 struct span *secure_slab_alloc(unsigned cls);
 /* Makes a slab's guard page accessible again, before it goes back to the page heap. */
 void secure_slab_unguard(struct span *slab);
+/* The child of fork() draws slot orders of its own, not its parent's. */
+void secure_fork_child(void);
 /* Picks a free slot (a set bit of free_slots, of nslots) at random, marks it
  * used and returns its index; one must be free. */
 unsigned secure_take_random_slot(uint64_t *free_slots, unsigned nslots);
