@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "src/background.h"
 #include "src/base.h"
 #include "src/os.h"
 #include "src/pagemap.h"
@@ -280,7 +279,6 @@ void arena_free_large(struct span *span)
     __atomic_fetch_add(&arena->large_ndalloc, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&arena->large_allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
     pageheap_free_span(span);
-    background_poll();
 }
 
 /* Gives the bin's wholly free slabs back to the page heap; the bin is locked. */

@@ -3,7 +3,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <string.h>
+
 #include "arenas/arena.h"
+#include "init.h"
+#include "options.h"
 #include "os.h"
 
 /* The thread only sleeps, purges and walks bins: a small stack will do. */
@@ -36,9 +40,13 @@ static void *background_main(void *unused)
     }
 }
 
+static bool background_started;
+
+bool background_running(void) { return __atomic_load_n(&background_started, __ATOMIC_ACQUIRE); }
+
 void background_start(void)
 {
-    if (!pageheap_background_claim())
+    if (!tca_bootstrap() || !pageheap_background_claim())
         return;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -49,8 +57,19 @@ void background_start(void)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t thread;
-    if (pthread_create(&thread, &attr, background_main, NULL) == 0)
+    if (pthread_create(&thread, &attr, background_main, NULL) == 0) {
         pthread_setname_np(thread, "tcarena-bg");
+        __atomic_store_n(&background_started, true, __ATOMIC_RELEASE);
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
+}
+
+/* Before main(), so never inside an allocation; only when TCARENA_CONF names
+ * the option, so other processes start for free. */
+__attribute__((constructor)) static void start_when_asked(void)
+{
+    const char *conf = options_environment();
+    if (conf && strstr(conf, "background_thread:") && tca_bootstrap() && tca_options.background_thread)
+        background_start();
 }

@@ -1,21 +1,19 @@
 /* The background purge thread (option background_thread): it runs the page
  * heap's decay on a timer, so a process that went idle still shrinks, and
- * gives back the arenas' spare slabs that stayed unused.  It is created
- * lazily, once the heap has grown big enough, from a slow path that holds
- * no lock (never from the first malloc: the polls come before its work). */
+ * gives back the arenas' spare slabs that stayed unused.
+ *
+ * It is never created from inside malloc or free: glibc calls free while
+ * holding locks that pthread_create takes (its stack cache's, when a thread's
+ * TLS is freed), so a thread created there deadlocks.  It starts before main()
+ * when TCARENA_CONF asks for it, or when a program writes true to the ctl
+ * name "background_thread" (the program's own call: a safe point). */
 #ifndef TCA_BACKGROUND_H
 #define TCA_BACKGROUND_H
 
 #include "pageheap.h"
 
+/* Starts the thread unless it runs already. */
 void background_start(void);
-
-/* For slow paths that hold no lock and whose thread cache is consistent:
- * creating a thread allocates. */
-TCA_INLINE void background_poll(void)
-{
-    if (TCA_UNLIKELY(__atomic_load_n(&pageheap_background_wanted, __ATOMIC_RELAXED)))
-        background_start();
-}
+bool background_running(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "arenas/arena.h"
+#include "background.h"
 #include "init.h"
 #include "options.h"
 #include "os.h"
@@ -259,6 +260,22 @@ static int ctl_decay_ms(const struct ctl_path *path, const struct ctl_io *io)
     return err;
 }
 
+/* background_thread: whether the purge thread runs; writing true starts it. */
+static int ctl_background_thread(const struct ctl_path *path, const struct ctl_io *io)
+{
+    (void)path;
+    bool running = background_running(), start = running;
+    int err = take_new_value(io, &start, sizeof start);
+    if (err)
+        return err;
+    if (io->newp && running && !start)
+        return EPERM; /* it ends with the process; decay_ms:-1 stops its work */
+    err = read_value(io, &running, sizeof running);
+    if (!err && start && !running)
+        background_start();
+    return err;
+}
+
 static int ctl_arena_purge(const struct ctl_path *path, const struct ctl_io *io)
 {
     if (!is_plain_action(io))
@@ -356,6 +373,7 @@ static const struct ctl_node root_children[] = {
     LEAF("version", ctl_version),
     LEAF("epoch", ctl_epoch),
     LEAF("decay_ms", ctl_decay_ms),
+    LEAF("background_thread", ctl_background_thread),
     {.name = "stats", .children = stats_children, .table = TABLE_TOTALS},
     {.name = "arenas", .children = arenas_children, .indexed = &arenas_arena_node, .index_limit = arena_limit},
     {.name = "arena", .indexed = &arena_arena_node, .index_limit = arena_limit},

@@ -599,7 +599,7 @@ long pageheap_decay_ms(void)
 bool pageheap_background_claim(void)
 {
     pthread_mutex_lock(&heap.lock);
-    bool mine = heap.background == BACKGROUND_WANTED;
+    bool mine = heap.background == BACKGROUND_WANTED || heap.background == BACKGROUND_OFF;
     if (mine)
         heap.background = BACKGROUND_STARTING;
     __atomic_store_n(&pageheap_background_wanted, false, __ATOMIC_RELAXED);

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "arenas/arena.h"
-#include "src/background.h"
 #include "src/base.h"
 #include "src/init.h"
 #include "src/options.h"
@@ -138,7 +137,6 @@ void *tcache_alloc_slow(size_t size)
         tcache_start(cache);
     if (!tca_bootstrap())
         goto out_of_memory;
-    background_poll();
     unsigned cls = sizeclass_of(size);
     void *block;
     if (cache->state != TCACHE_ACTIVE) {
@@ -178,7 +176,6 @@ void tcache_free_slow(void *ptr, unsigned cls)
     bool first_call = cache->state == TCACHE_UNINIT;
     if (first_call)
         tcache_start(cache);
-    background_poll();
     /* A thread whose first call is a free frees a block another thread
      * allocated.  Cached, it would be the thread's next block of the class,
      * and the thread would keep writing a cache line shared with the other
