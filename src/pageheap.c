@@ -42,6 +42,9 @@
  * this long (it looks at spare slabs, and whether it is the last thread left). */
 #define BACKGROUND_IDLE_MS 1000
 
+/* Dirty pages kept whatever the heap's size (see purge_beyond_cap). */
+#define DIRTY_CAP_MIN_PAGES (((size_t)64 << 20) >> TCA_PAGE_SHIFT)
+
 /* Fraction (of 2^16) of the pages freed age epochs ago still allowed to stay
  * dirty: 1 - smoothstep(age / DECAY_STEPS). */
 #define DECAY_SMOOTH(x) ((x) * (x) * (3.0 - 2.0 * (x)))
@@ -423,6 +426,20 @@ static size_t purge_batch_locked(struct span *batch)
     return purged;
 }
 
+/* With no background thread nobody purges once the program stops calling:
+ * the pages of a mass free would stay until the next allocation, however long
+ * that takes.  Beyond a cap (64 MiB, or a quarter of the pages in use when that
+ * is more) dirty pages go back in the free that crosses it, down to three
+ * quarters of the cap; below it, decay alone decides. */
+static struct span *purge_beyond_cap(void)
+{
+    size_t in_use = heap.slab_pages + heap.large_pages;
+    size_t cap = in_use / 4 > DIRTY_CAP_MIN_PAGES ? in_use / 4 : DIRTY_CAP_MIN_PAGES;
+    if (heap.dirty_pages <= cap || !decay_active())
+        return NULL;
+    return purge_take(cap - cap / 4);
+}
+
 /* The slow paths' share of the decay: once per epoch (a clock read
  * otherwise), left to the background thread when it runs. */
 static struct span *decay_take_due(bool epoch_ended)
@@ -545,6 +562,8 @@ static void free_span(struct span *span, bool idle)
         heap.freed[heap.epoch] += span->npages;
     insert_free(span, idle);
     struct span *due = decay_take_due(epoch_ended);
+    if (!due)
+        due = purge_beyond_cap();
     if (heap.background_idle) {
         heap.background_idle = false;
         pthread_cond_signal(&heap.wake);
