@@ -1,5 +1,7 @@
 #include "sizeclass.h"
 
+#include <string.h>
+
 uint8_t sizeclass_by_size[TCA_SMALL_MAX + 1];
 struct sizeclass_info sizeclass_table[TCA_NCLASSES];
 
@@ -41,11 +43,13 @@ void sizeclass_init(void)
         for (uint32_t step = 1; step <= 4; step++)
             sizeclass_set(cls++, group + group / 4 * step);
 
-    unsigned target = 1;
-    for (size_t size = 0; size <= TCA_SMALL_MAX; size++) {
-        while (sizeclass_table[target].size < size)
-            target++;
-        __atomic_store_n(&sizeclass_by_size[size], (uint8_t)target, __ATOMIC_RELAXED);
+    /* Whole runs at a time: byte by byte, 32 Ki entries cost a few hundred
+     * thousand instructions at start-up. */
+    size_t first = 0;
+    for (unsigned target = 1; target < TCA_NCLASSES; target++) {
+        size_t last = sizeclass_table[target].size;
+        memset(&sizeclass_by_size[first], (int)target, last - first + 1);
+        first = last + 1;
     }
 }
 

@@ -25,7 +25,8 @@ struct sizeclass_info {
 extern uint8_t sizeclass_by_size[TCA_SMALL_MAX + 1];
 extern struct sizeclass_info sizeclass_table[TCA_NCLASSES];
 
-/* Relaxed atomic: a thread may look a size up while the first one fills the table. */
+/* Relaxed atomic: a thread may look a size up while the first one fills the
+ * table (a benign race: a torn read is 0 or the class, and 0 is a miss). */
 TCA_INLINE unsigned sizeclass_of(size_t size) { return __atomic_load_n(&sizeclass_by_size[size], __ATOMIC_RELAXED); }
 TCA_INLINE size_t sizeclass_size(unsigned cls) { return sizeclass_table[cls].size; }
 
