@@ -20,6 +20,10 @@
 #define DECAY_MS 200
 
 static void *burst[BURST_BLOCKS];
+/* RSS with the whole burst allocated: after the frees the page heap's dirty
+ * cap has already returned part of it (more in the secure build, whose
+ * untouched guard pages count as dirty). */
+static double burst_peak_mib;
 
 static int threads_named(const char *name)
 {
@@ -50,6 +54,7 @@ static void *alloc_and_free_burst(void *unused)
         CHECK(burst[i]);
         memset(burst[i], 7, 1024);
     }
+    burst_peak_mib = rss_mib();
     for (size_t i = 0; i < BURST_BLOCKS; i++)
         free(burst[i]);
     return NULL;
@@ -78,7 +83,7 @@ int main(void)
     double base = rss_mib();
 
     alloc_and_free_burst(NULL);
-    CHECK(rss_mib() > base + 64);
+    CHECK(burst_peak_mib > base + 64);
     check_shrinks_while_idle(base);
     CHECK(threads_named("tcarena-bg") == 1);
 
