@@ -72,7 +72,7 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
 #if TCA_SECURE
     struct span *slab = secure_slab_alloc(cls);
 #else
-    struct span *slab = pageheap_alloc_span(info->slab_pages, 1, cls);
+    struct span *slab = pageheap_alloc_span_on_node(info->slab_pages, 1, cls, topology_arena_memory_node(arena->index));
 #endif
     if (!slab)
         return NULL;
@@ -252,7 +252,7 @@ void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool
     /* posix_memalign(&p, 1 << 20, 0) lands here: a block still takes a page. */
     size_t npages = size ? tca_align_up(size, TCA_PAGE_SIZE) >> TCA_PAGE_SHIFT : 1;
     size_t align_pages = alignment > TCA_PAGE_SIZE ? alignment >> TCA_PAGE_SHIFT : 1;
-    struct span *span = pageheap_alloc_span(npages, align_pages, 0);
+    struct span *span = pageheap_alloc_span_on_node(npages, align_pages, 0, topology_arena_memory_node(arena->index));
     if (!span)
         return NULL;
     span->arena = arena;

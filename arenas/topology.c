@@ -380,6 +380,12 @@ int topology_arena_numa_node(unsigned arena)
     return topo && arena < topo->arenas_used ? topo->arena_numa_node[arena] : -1;
 }
 
+int topology_arena_memory_node(unsigned arena)
+{
+    const struct topology *topo = __atomic_load_n(&topology_current, __ATOMIC_ACQUIRE);
+    return topo && topo->numa_nodes > 1 && arena < topo->arenas_used ? topo->arena_numa_node[arena] : -1;
+}
+
 unsigned topology_arenas_used(void)
 {
     const struct topology *topo = __atomic_load_n(&topology_current, __ATOMIC_ACQUIRE);

@@ -51,6 +51,9 @@ TCA_INLINE unsigned topology_arena_of_cpu(unsigned cpu)
 size_t topology_arena_cpus(unsigned arena, unsigned *cpus, size_t max);
 /* The NUMA node arena's memory belongs on; -1 when unknown or not loaded. */
 int topology_arena_numa_node(unsigned arena);
+/* The node whose heap arena's pages come from: its NUMA node on a machine of
+ * more than one, else -1 (no placement: a single-node machine pays nothing). */
+int topology_arena_memory_node(unsigned arena);
 /* How many arenas the map names (1 before the topology is loaded). */
 unsigned topology_arenas_used(void);
 /* Distinct NUMA nodes among the CPUs; ≤ 1 means node placement is pointless. */

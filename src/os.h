@@ -15,6 +15,10 @@ void os_unmap(void *addr, size_t size);
 bool os_purge(void *addr, size_t size);
 /* Transparent huge pages for a range: huge true asks for them, false forbids them. */
 void os_advise_huge_pages(void *addr, size_t size, bool huge);
+/* Asks that the range's pages, when first touched, come from NUMA node node
+ * (mbind MPOL_PREFERRED: another node when that one is full).  False when the
+ * kernel refused (no such node, no NUMA support); the range is then unchanged. */
+bool os_bind_preferred(void *addr, size_t size, unsigned node);
 /* Makes a range readable and writable (accessible) or inaccessible (PROT_NONE);
  * false when the kernel refused (it ran out of mappings, vm.max_map_count). */
 bool os_protect(void *addr, size_t size, bool accessible);

@@ -56,7 +56,7 @@ static const uint32_t decay_weight[DECAY_STEPS] = {
     DECAY_WEIGHT(15), DECAY_WEIGHT(16), DECAY_WEIGHT(17), DECAY_WEIGHT(18), DECAY_WEIGHT(19),
 };
 
-/* Index into heap.lists: a free span's zeroed flag. */
+/* Index into node_heap.lists: a free span's zeroed flag. */
 enum { DIRTY = 0, RETURNED = 1 };
 
 struct free_lists {
@@ -75,7 +75,9 @@ enum background_state { BACKGROUND_OFF, BACKGROUND_WANTED, BACKGROUND_STARTING, 
 /* decay_ms before the options are read. */
 #define DECAY_UNSET (-2L)
 
-static struct {
+/* All zero until first used (glibc's mutex initialiser is all zero), so the
+ * heaps of nodes a machine lacks cost no page. */
+struct node_heap {
     pthread_mutex_t lock;
     struct free_lists lists[2];
     struct span_chain lru;     /* dirty spans, least recently freed first */
@@ -83,16 +85,28 @@ static struct {
     struct span *spare;        /* span structs ready for reuse */
     size_t mapped_bytes, large_pages, slab_pages;
     size_t dirty_pages, returned_pages, purging_pages; /* free pages: listed dirty, returned, in flight */
-    size_t freed_total_pages;  /* every page ever freed to the heap */
-    bool purge_refused;        /* the kernel refused madvise: keep everything dirty */
-    long decay_ms;             /* DECAY_UNSET until the first span is allocated */
-    uint64_t epoch_ms, epoch_end_ms;
+    size_t freed_total_pages;  /* every page ever freed to this heap */
+    uint64_t epoch_ms, epoch_end_ms; /* epoch_ms 0: decay not started here yet */
     unsigned epoch;            /* index of the current epoch in freed[] */
     size_t freed[DECAY_STEPS]; /* pages freed per epoch, the last DECAY_STEPS epochs */
-    enum background_state background;
+} __attribute__((aligned(64)));
+
+static struct node_heap heaps[PAGEHEAP_NODES];
+/* heaps[0 .. heaps_used-1] may hold memory; raised under heaps[0].lock, so
+ * that fork, holding that lock, sees every heap in use. */
+static unsigned heaps_used = 1;
+
+/* Shared by every node heap.  decay_ms and purge_refused are read without a
+ * lock; background_idle and wake go with heaps[0].lock. */
+static struct {
+    long decay_ms;             /* DECAY_UNSET until the first span is allocated */
+    bool purge_refused;        /* the kernel refused madvise: keep everything dirty */
+    enum background_state background; /* atomic */
     bool background_idle;      /* the thread sleeps until a free signals wake */
     pthread_cond_t wake;
-} heap = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .decay_ms = DECAY_UNSET };
+} shared = { .wake = PTHREAD_COND_INITIALIZER, .decay_ms = DECAY_UNSET };
+
+static void check_heap(struct node_heap *h);
 
 bool pageheap_background_wanted;
 
@@ -150,27 +164,32 @@ static struct span **free_list_for(struct free_lists *lists, size_t npages)
     return npages <= EXACT_LISTS ? &lists->exact[npages] : &lists->large;
 }
 
-static size_t *free_count_of(const struct span *span)
+static size_t *free_count_of(struct node_heap *h, const struct span *span)
 {
-    return span->zeroed ? &heap.returned_pages : &heap.dirty_pages;
+    return span->zeroed ? &h->returned_pages : &h->dirty_pages;
 }
 
-static struct span *span_struct_new(void)
+/* A struct stays with its heap for life (recycled structs go back to the same
+ * spare list), so another heap may read node through the pagemap unlocked. */
+static struct span *span_struct_new(struct node_heap *h)
 {
-    struct span *span = heap.spare;
+    struct span *span = h->spare;
     if (span) {
-        heap.spare = span->next;
-        *span = (struct span){0};
+        h->spare = span->next;
+        *span = (struct span){.node = span->node};
         return span;
     }
-    return base_alloc(sizeof(struct span));
+    span = base_alloc(sizeof(struct span));
+    if (span)
+        span->node = (uint16_t)(h - heaps);
+    return span;
 }
 
-static void span_struct_recycle(struct span *span)
+static void span_struct_recycle(struct node_heap *h, struct span *span)
 {
     span->state = 0;
-    span->next = heap.spare;
-    heap.spare = span;
+    span->next = h->spare;
+    h->spare = span;
 }
 
 static uintptr_t span_end(const struct span *span)
@@ -191,29 +210,29 @@ static void span_map_ends(struct span *span)
 
 /* Lists a free span of its kind without merging; a dirty one goes into the
  * LRU list after lru_after (NULL: at the head). */
-static void list_free_span(struct span *span, struct span *lru_after)
+static void list_free_span(struct node_heap *h, struct span *span, struct span *lru_after)
 {
-    struct free_lists *lists = &heap.lists[span->zeroed];
+    struct free_lists *lists = &h->lists[span->zeroed];
     span->state = SPAN_FREE;
     span_map_ends(span);
     list_push(free_list_for(lists, span->npages), span);
     if (span->npages <= EXACT_LISTS)
         lists->nonempty[span->npages / 64] |= (uint64_t)1 << (span->npages % 64);
     if (!span->zeroed)
-        chain_insert_after(&heap.lru, lru_after, span);
-    *free_count_of(span) += span->npages;
+        chain_insert_after(&h->lru, lru_after, span);
+    *free_count_of(h, span) += span->npages;
 }
 
-static void unlist_free_span(struct span *span)
+static void unlist_free_span(struct node_heap *h, struct span *span)
 {
-    struct free_lists *lists = &heap.lists[span->zeroed];
+    struct free_lists *lists = &h->lists[span->zeroed];
     struct span **list = free_list_for(lists, span->npages);
     list_remove(list, span);
     if (span->npages <= EXACT_LISTS && !*list)
         lists->nonempty[span->npages / 64] &= ~((uint64_t)1 << (span->npages % 64));
     if (!span->zeroed)
-        chain_remove(&heap.lru, span);
-    *free_count_of(span) -= span->npages;
+        chain_remove(&h->lru, span);
+    *free_count_of(h, span) -= span->npages;
 }
 
 static struct span *span_before(const struct span *span)
@@ -223,35 +242,37 @@ static struct span *span_before(const struct span *span)
 
 static struct span *span_after(const struct span *span) { return pagemap_span_of((void *)span_end(span)); }
 
-/* Whether neighbour is a free span of the kind given (zeroed: returned). */
-static bool free_of_kind(const struct span *neighbour, uint8_t zeroed)
+/* Whether neighbour is a free span of node's heap of the kind given (zeroed:
+ * returned).  Regions of two heaps may touch: node is checked first, as the
+ * rest of another heap's span may be changing under its own lock. */
+static bool free_of_kind(const struct span *neighbour, uint16_t node, uint8_t zeroed)
 {
-    return neighbour && neighbour->state == SPAN_FREE && neighbour->zeroed == zeroed;
+    return neighbour && neighbour->node == node && neighbour->state == SPAN_FREE && neighbour->zeroed == zeroed;
 }
 
 /* Merges free neighbours of the same kind into span (unlisting them), then
  * lists it; a dirty span counts as the most recently freed, or as the least
  * (idle: its pages sat unused for a decay time already). */
-static void insert_free(struct span *span, bool idle)
+static void insert_free(struct node_heap *h, struct span *span, bool idle)
 {
     struct span *before = span_before(span);
-    if (free_of_kind(before, span->zeroed)) {
-        unlist_free_span(before);
+    if (free_of_kind(before, span->node, span->zeroed)) {
+        unlist_free_span(h, before);
         pagemap_set(span_last_page(before), NULL, 0);
         pagemap_set(span->start, NULL, 0);
         span->start = before->start;
         span->npages += before->npages;
-        span_struct_recycle(before);
+        span_struct_recycle(h, before);
     }
     struct span *after = span_after(span);
-    if (free_of_kind(after, span->zeroed)) {
-        unlist_free_span(after);
+    if (free_of_kind(after, span->node, span->zeroed)) {
+        unlist_free_span(h, after);
         pagemap_set(span_last_page(span), NULL, 0);
         pagemap_set(after->start, NULL, 0);
         span->npages += after->npages;
-        span_struct_recycle(after);
+        span_struct_recycle(h, after);
     }
-    list_free_span(span, idle ? NULL : heap.lru.tail);
+    list_free_span(h, span, idle ? NULL : h->lru.tail);
 }
 
 static size_t first_exact_list(const struct free_lists *lists, size_t npages)
@@ -267,10 +288,10 @@ static size_t first_exact_list(const struct free_lists *lists, size_t npages)
 }
 
 /* Dirty pages first: they are already resident, returned ones fault again. */
-static struct span *find_free(size_t npages)
+static struct span *find_free(struct node_heap *h, size_t npages)
 {
     for (unsigned kind = DIRTY; kind <= RETURNED; kind++) {
-        const struct free_lists *lists = &heap.lists[kind];
+        const struct free_lists *lists = &h->lists[kind];
         size_t exact = first_exact_list(lists, npages);
         if (exact <= EXACT_LISTS)
             return lists->exact[exact];
@@ -287,35 +308,40 @@ static struct span *find_free(size_t npages)
     return NULL;
 }
 
-static struct span *grow(size_t npages)
+/* node ≥ 0: the region's pages are asked of that node before any is touched.
+ * Where the kernel refuses (no such node) the region still serves, from
+ * wherever the kernel places it. */
+static struct span *grow(struct node_heap *h, size_t npages, int node)
 {
     size_t bytes = npages << TCA_PAGE_SHIFT;
     size_t region = bytes < REGION_MIN_SIZE ? REGION_MIN_SIZE : tca_align_up(bytes, REGION_ALIGN);
     void *memory = os_map(region, REGION_ALIGN);
     if (!memory)
         return NULL;
-    struct span *span = span_struct_new();
+    struct span *span = span_struct_new(h);
     if (!span || !pagemap_reserve((uintptr_t)memory, region)) {
         os_unmap(memory, region);
         if (span)
-            span_struct_recycle(span);
+            span_struct_recycle(h, span);
         return NULL;
     }
+    if (node >= 0)
+        os_bind_preferred(memory, region, (unsigned)node);
     if (tca_options.thp != THP_DEFAULT)
         os_advise_huge_pages(memory, region, tca_options.thp == THP_ALWAYS);
-    heap.mapped_bytes += region;
+    h->mapped_bytes += region;
     span->start = (uintptr_t)memory;
     span->npages = region >> TCA_PAGE_SHIFT;
     span->zeroed = 1; /* never touched: returned */
-    insert_free(span, false);
-    return find_free(npages);
+    insert_free(h, span, false);
+    return find_free(h, npages);
 }
 
 /* Splits the pages after the first npages of an unlisted span into a new span
  * of the same zeroed-ness; NULL when no span struct can be had. */
-static struct span *split_off(struct span *span, size_t npages)
+static struct span *split_off(struct node_heap *h, struct span *span, size_t npages)
 {
-    struct span *back = span_struct_new();
+    struct span *back = span_struct_new(h);
     if (!back)
         return NULL;
     back->start = span->start + (npages << TCA_PAGE_SHIFT);
@@ -327,101 +353,114 @@ static struct span *split_off(struct span *span, size_t npages)
 
 /* ---- decay ---- */
 
-static void decay_set_locked(long ms, uint64_t now)
+/* The decay time in force, read from the options at the first use. */
+static long decay_ms_now(void)
 {
-    __atomic_store_n(&heap.decay_ms, ms, __ATOMIC_RELAXED);
-    heap.epoch_ms = ms > DECAY_STEPS ? (uint64_t)ms / DECAY_STEPS : 1;
-    heap.epoch_end_ms = now + heap.epoch_ms;
-    /* Whatever is dirty now starts its decay now. */
-    for (unsigned i = 0; i < DECAY_STEPS; i++)
-        heap.freed[i] = 0;
-    heap.freed[heap.epoch] = heap.dirty_pages + heap.purging_pages;
+    long ms = __atomic_load_n(&shared.decay_ms, __ATOMIC_RELAXED);
+    if (TCA_UNLIKELY(ms == DECAY_UNSET)) {
+        long unset = DECAY_UNSET;
+        ms = tca_options.decay_ms;
+        if (!__atomic_compare_exchange_n(&shared.decay_ms, &unset, ms, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            ms = unset;
+    }
+    return ms;
 }
 
-static void decay_ensure_ready(void)
+static void decay_set_locked(struct node_heap *h, long ms, uint64_t now)
 {
-    if (TCA_UNLIKELY(heap.decay_ms == DECAY_UNSET))
-        decay_set_locked(tca_options.decay_ms, os_clock_ms());
+    h->epoch_ms = ms > DECAY_STEPS ? (uint64_t)ms / DECAY_STEPS : 1;
+    h->epoch_end_ms = now + h->epoch_ms;
+    /* Whatever is dirty now starts its decay now. */
+    for (unsigned i = 0; i < DECAY_STEPS; i++)
+        h->freed[i] = 0;
+    h->freed[h->epoch] = h->dirty_pages + h->purging_pages;
+}
+
+static void decay_ensure_ready(struct node_heap *h)
+{
+    if (TCA_UNLIKELY(!h->epoch_ms))
+        decay_set_locked(h, decay_ms_now(), os_clock_ms());
 }
 
 static bool decay_active(void)
 {
-    return heap.decay_ms > 0 && !heap.purge_refused;
+    return __atomic_load_n(&shared.decay_ms, __ATOMIC_RELAXED) > 0 &&
+           !__atomic_load_n(&shared.purge_refused, __ATOMIC_RELAXED);
 }
 
 /* Moves the epoch ring forward to now; true when an epoch ended. */
-static bool decay_advance(uint64_t now)
+static bool decay_advance(struct node_heap *h, uint64_t now)
 {
-    if (now < heap.epoch_end_ms)
+    if (now < h->epoch_end_ms)
         return false;
-    uint64_t ended = (now - heap.epoch_end_ms) / heap.epoch_ms + 1;
-    heap.epoch_end_ms += ended * heap.epoch_ms;
+    uint64_t ended = (now - h->epoch_end_ms) / h->epoch_ms + 1;
+    h->epoch_end_ms += ended * h->epoch_ms;
     for (uint64_t i = 0; i < ended && i < DECAY_STEPS; i++) {
-        heap.epoch = (heap.epoch + 1) % DECAY_STEPS;
-        heap.freed[heap.epoch] = 0;
+        h->epoch = (h->epoch + 1) % DECAY_STEPS;
+        h->freed[h->epoch] = 0;
     }
     return true;
 }
 
-static size_t decay_dirty_allowed(void)
+static size_t decay_dirty_allowed(const struct node_heap *h)
 {
     uint64_t allowed = 0;
     for (unsigned age = 0; age < DECAY_STEPS; age++)
-        allowed += (uint64_t)heap.freed[(heap.epoch + DECAY_STEPS - age) % DECAY_STEPS] * decay_weight[age];
+        allowed += (uint64_t)h->freed[(h->epoch + DECAY_STEPS - age) % DECAY_STEPS] * decay_weight[age];
     return (size_t)(allowed >> 16);
 }
 
 /* Marks an unlisted dirty span as being purged and chains it onto *batch. */
-static void stash_for_purge(struct span *span, struct span **batch)
+static void stash_for_purge(struct node_heap *h, struct span *span, struct span **batch)
 {
     span_map_ends(span); /* neighbours must see it purging */
     span->state = SPAN_PURGING;
-    heap.purging_pages += span->npages;
-    chain_insert_after(&heap.purging, NULL, span);
+    h->purging_pages += span->npages;
+    chain_insert_after(&h->purging, NULL, span);
     span->next = *batch;
     *batch = span;
 }
 
 /* Takes dirty pages, least recently freed first, off the free lists until at
  * most keep dirty pages remain listed; returns them chained through next. */
-static struct span *purge_take(size_t keep)
+static struct span *purge_take(struct node_heap *h, size_t keep)
 {
     struct span *batch = NULL;
-    while (heap.dirty_pages > keep && heap.lru.head) {
-        struct span *span = heap.lru.head;
-        size_t excess = heap.dirty_pages - keep;
+    while (h->dirty_pages > keep && h->lru.head) {
+        struct span *span = h->lru.head;
+        size_t excess = h->dirty_pages - keep;
         size_t purge = excess > PURGE_MIN_PAGES ? excess : PURGE_MIN_PAGES;
-        unlist_free_span(span);
-        struct span *back = purge < span->npages ? split_off(span, span->npages - purge) : NULL;
+        unlist_free_span(h, span);
+        struct span *back = purge < span->npages ? split_off(h, span, span->npages - purge) : NULL;
         if (back) {
-            list_free_span(span, NULL); /* still the least recently freed */
+            list_free_span(h, span, NULL); /* still the least recently freed */
             span = back;
         }
-        stash_for_purge(span, &batch);
+        stash_for_purge(h, span, &batch);
     }
     return batch;
 }
 
-/* Called with the lock held, which it drops while madvise runs; returns the
+/* Called with h's lock held, which it drops while madvise runs; returns the
  * pages returned to the OS. */
-static size_t purge_batch_locked(struct span *batch)
+static size_t purge_batch_locked(struct node_heap *h, struct span *batch)
 {
     if (!batch)
         return 0;
-    pthread_mutex_unlock(&heap.lock);
+    pthread_mutex_unlock(&h->lock);
     for (struct span *span = batch; span; span = span->next)
         span->zeroed = os_purge((void *)span->start, span->npages << TCA_PAGE_SHIFT);
-    pthread_mutex_lock(&heap.lock);
+    pthread_mutex_lock(&h->lock);
     size_t purged = 0;
     for (struct span *span = batch, *next; span; span = next) {
         next = span->next;
-        chain_remove(&heap.purging, span);
-        heap.purging_pages -= span->npages;
+        chain_remove(&h->purging, span);
+        h->purging_pages -= span->npages;
         if (span->zeroed)
             purged += span->npages;
         else
-            __atomic_store_n(&heap.purge_refused, true, __ATOMIC_RELAXED);
-        insert_free(span, false);
+            __atomic_store_n(&shared.purge_refused, true, __ATOMIC_RELAXED);
+        insert_free(h, span, false);
     }
     return purged;
 }
@@ -430,23 +469,25 @@ static size_t purge_batch_locked(struct span *batch)
  * the pages of a mass free would stay until the next allocation, however long
  * that takes.  Beyond a cap (64 MiB, or a quarter of the pages in use when that
  * is more) dirty pages go back in the free that crosses it, down to three
- * quarters of the cap; below it, decay alone decides. */
-static struct span *purge_beyond_cap(void)
+ * quarters of the cap; below it, decay alone decides.  Per node heap: each
+ * node keeps its own reserve. */
+static struct span *purge_beyond_cap(struct node_heap *h)
 {
-    size_t in_use = heap.slab_pages + heap.large_pages;
+    size_t in_use = h->slab_pages + h->large_pages;
     size_t cap = in_use / 4 > DIRTY_CAP_MIN_PAGES ? in_use / 4 : DIRTY_CAP_MIN_PAGES;
-    if (heap.dirty_pages <= cap || !decay_active())
+    if (h->dirty_pages <= cap || !decay_active())
         return NULL;
-    return purge_take(cap - cap / 4);
+    return purge_take(h, cap - cap / 4);
 }
 
 /* The slow paths' share of the decay: once per epoch (a clock read
  * otherwise), left to the background thread when it runs. */
-static struct span *decay_take_due(bool epoch_ended)
+static struct span *decay_take_due(struct node_heap *h, bool epoch_ended)
 {
-    if (!epoch_ended || !decay_active() || heap.background == BACKGROUND_RUNNING)
+    if (!epoch_ended || !decay_active() ||
+        __atomic_load_n(&shared.background, __ATOMIC_RELAXED) == BACKGROUND_RUNNING)
         return NULL;
-    return purge_take(decay_dirty_allowed());
+    return purge_take(h, decay_dirty_allowed(h));
 }
 
 /* ---- allocation ---- */
@@ -455,124 +496,159 @@ static struct span *decay_take_due(bool epoch_ended)
  * is returned too (spans of different kinds never merge).  Better than
  * growing while decay is on: the new block faults either way, and the heap
  * does not keep both.  decay_ms -1 asked for no madvise: it grows. */
-static struct span *find_free_by_returning(size_t npages)
+static struct span *find_free_by_returning(struct node_heap *h, size_t npages)
 {
-    if (heap.decay_ms < 0 || heap.purge_refused)
+    if (__atomic_load_n(&shared.decay_ms, __ATOMIC_RELAXED) < 0 ||
+        __atomic_load_n(&shared.purge_refused, __ATOMIC_RELAXED))
         return NULL;
-    for (struct span *dirty = heap.lru.head; dirty; dirty = dirty->lru_next) {
+    for (struct span *dirty = h->lru.head; dirty; dirty = dirty->lru_next) {
         struct span *before = span_before(dirty), *after = span_after(dirty);
-        size_t merged = dirty->npages + (free_of_kind(before, RETURNED) ? before->npages : 0) +
-                        (free_of_kind(after, RETURNED) ? after->npages : 0);
+        size_t merged = dirty->npages + (free_of_kind(before, dirty->node, RETURNED) ? before->npages : 0) +
+                        (free_of_kind(after, dirty->node, RETURNED) ? after->npages : 0);
         if (merged < npages)
             continue;
         struct span *batch = NULL;
-        unlist_free_span(dirty);
-        stash_for_purge(dirty, &batch);
-        purge_batch_locked(batch);
-        return find_free(npages);
+        unlist_free_span(h, dirty);
+        stash_for_purge(h, dirty, &batch);
+        purge_batch_locked(h, batch);
+        return find_free(h, npages);
     }
     return NULL;
 }
 
-static void background_consider(void)
+static void background_consider(const struct node_heap *h)
 {
-    if (heap.background == BACKGROUND_OFF && tca_options.background_thread && decay_active() &&
-        heap.freed_total_pages >= BACKGROUND_START_PAGES) {
-        heap.background = BACKGROUND_WANTED;
+    enum background_state off = BACKGROUND_OFF;
+    if (__atomic_load_n(&shared.background, __ATOMIC_RELAXED) == BACKGROUND_OFF &&
+        tca_options.background_thread && decay_active() && h->freed_total_pages >= BACKGROUND_START_PAGES &&
+        __atomic_compare_exchange_n(&shared.background, &off, BACKGROUND_WANTED, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
         __atomic_store_n(&pageheap_background_wanted, true, __ATOMIC_RELAXED);
-    }
 }
 
-struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned sizeclass)
+/* Node ids beyond PAGEHEAP_NODES share a heap; a heap is counted in use before
+ * its first span. */
+static struct node_heap *heap_of_node(int node)
+{
+    if (node <= 0)
+        return &heaps[0];
+    unsigned index = (unsigned)node % PAGEHEAP_NODES;
+    if (TCA_UNLIKELY(index >= __atomic_load_n(&heaps_used, __ATOMIC_ACQUIRE))) {
+        pthread_mutex_lock(&heaps[0].lock);
+        if (index >= heaps_used)
+            __atomic_store_n(&heaps_used, index + 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&heaps[0].lock);
+    }
+    return &heaps[index];
+}
+
+static unsigned heaps_in_use(void) { return __atomic_load_n(&heaps_used, __ATOMIC_ACQUIRE); }
+
+struct span *pageheap_alloc_span_on_node(size_t npages, size_t align_pages, unsigned sizeclass, int node)
 {
     if (npages > (TCA_MAX_REQUEST >> TCA_PAGE_SHIFT))
         return NULL;
-    pthread_mutex_lock(&heap.lock);
-    decay_ensure_ready();
-    struct span *due = decay_take_due(decay_advance(os_clock_ms()));
+    struct node_heap *h = heap_of_node(node);
+    pthread_mutex_lock(&h->lock);
+    decay_ensure_ready(h);
+    struct span *due = decay_take_due(h, decay_advance(h, os_clock_ms()));
     size_t want = npages + align_pages - 1;
-    struct span *span = find_free(want);
+    struct span *span = find_free(h, want);
     if (!span)
-        span = find_free_by_returning(want);
+        span = find_free_by_returning(h, want);
     if (!span)
-        span = grow(want);
+        span = grow(h, want, node);
     if (!span)
         goto out;
     /* The pieces left over keep the span's place in the decay order. */
     struct span *lru_after = span->zeroed ? NULL : span->lru_prev;
-    unlist_free_span(span);
+    unlist_free_span(h, span);
     size_t lead = (tca_align_up(span->start, align_pages << TCA_PAGE_SHIFT) - span->start) >> TCA_PAGE_SHIFT;
-    struct span *aligned = lead ? split_off(span, lead) : span;
-    struct span *tail = aligned && aligned->npages > npages ? split_off(aligned, npages) : NULL;
+    struct span *aligned = lead ? split_off(h, span, lead) : span;
+    struct span *tail = aligned && aligned->npages > npages ? split_off(h, aligned, npages) : NULL;
     if (!aligned || (aligned->npages > npages && !tail)) {
         if (aligned && aligned != span)
-            span->npages += aligned->npages, span_struct_recycle(aligned);
-        list_free_span(span, lru_after);
+            span->npages += aligned->npages, span_struct_recycle(h, aligned);
+        list_free_span(h, span, lru_after);
         span = NULL;
         goto out;
     }
     if (lead)
-        list_free_span(span, lru_after);
+        list_free_span(h, span, lru_after);
     if (tail)
-        list_free_span(tail, lru_after);
+        list_free_span(h, tail, lru_after);
     span = aligned;
     span->next = span->prev = NULL;
     span->sizeclass = (uint8_t)sizeclass;
     if (sizeclass) {
         span->state = SPAN_SLAB;
         pagemap_set_range(span->start, span->npages, span, sizeclass);
-        heap.slab_pages += npages;
+        h->slab_pages += npages;
     } else {
         span->state = SPAN_LARGE;
         span_map_ends(span);
-        heap.large_pages += npages;
+        h->large_pages += npages;
     }
 #if TCA_CHECKED
-    pageheap_check();
+    check_heap(h);
 #endif
 out:
-    purge_batch_locked(due);
-    pthread_mutex_unlock(&heap.lock);
+    purge_batch_locked(h, due);
+    pthread_mutex_unlock(&h->lock);
     return span;
+}
+
+/* A free on another node's heap wakes the sleeping thread with that heap's
+ * lock released: its condition goes with heaps[0].lock, and no one holds two. */
+static void background_wake_locked(void)
+{
+    if (shared.background_idle) {
+        shared.background_idle = false;
+        pthread_cond_signal(&shared.wake);
+    }
 }
 
 static void free_span(struct span *span, bool idle)
 {
+    struct node_heap *h = &heaps[span->node];
     /* decay_ms 0: the span is ours alone, so madvise before taking the lock.
      * The unlocked read is harmless: a change of decay_ms applies from the next free. */
-    bool purge_now = __atomic_load_n(&heap.decay_ms, __ATOMIC_RELAXED) == 0 &&
-                     !__atomic_load_n(&heap.purge_refused, __ATOMIC_RELAXED);
+    bool purge_now = __atomic_load_n(&shared.decay_ms, __ATOMIC_RELAXED) == 0 &&
+                     !__atomic_load_n(&shared.purge_refused, __ATOMIC_RELAXED);
     bool purged = purge_now && os_purge((void *)span->start, span->npages << TCA_PAGE_SHIFT);
-    pthread_mutex_lock(&heap.lock);
-    decay_ensure_ready();
+    pthread_mutex_lock(&h->lock);
+    decay_ensure_ready(h);
     if (purge_now && !purged)
-        __atomic_store_n(&heap.purge_refused, true, __ATOMIC_RELAXED);
+        __atomic_store_n(&shared.purge_refused, true, __ATOMIC_RELAXED);
     if (span->state == SPAN_SLAB) {
         pagemap_set_range(span->start, span->npages, NULL, 0);
-        heap.slab_pages -= span->npages;
+        h->slab_pages -= span->npages;
     } else {
-        heap.large_pages -= span->npages;
+        h->large_pages -= span->npages;
     }
     span->zeroed = purged;
     span->arena = NULL;
-    heap.freed_total_pages += span->npages;
-    background_consider();
-    bool epoch_ended = decay_advance(os_clock_ms());
+    h->freed_total_pages += span->npages;
+    background_consider(h);
+    bool epoch_ended = decay_advance(h, os_clock_ms());
     if (!purged && !idle)
-        heap.freed[heap.epoch] += span->npages;
-    insert_free(span, idle);
-    struct span *due = decay_take_due(epoch_ended);
+        h->freed[h->epoch] += span->npages;
+    insert_free(h, span, idle);
+    struct span *due = decay_take_due(h, epoch_ended);
     if (!due)
-        due = purge_beyond_cap();
-    if (heap.background_idle) {
-        heap.background_idle = false;
-        pthread_cond_signal(&heap.wake);
-    }
+        due = purge_beyond_cap(h);
+    if (h == heaps)
+        background_wake_locked();
 #if TCA_CHECKED
-    pageheap_check();
+    check_heap(h);
 #endif
-    purge_batch_locked(due);
-    pthread_mutex_unlock(&heap.lock);
+    purge_batch_locked(h, due);
+    pthread_mutex_unlock(&h->lock);
+    if (h != heaps && __atomic_load_n(&shared.background_idle, __ATOMIC_RELAXED)) {
+        pthread_mutex_lock(&heaps[0].lock);
+        background_wake_locked();
+        pthread_mutex_unlock(&heaps[0].lock);
+    }
 }
 
 void pageheap_free_span(struct span *span) { free_span(span, false); }
@@ -580,113 +656,167 @@ void pageheap_free_idle_span(struct span *span) { free_span(span, true); }
 
 size_t pageheap_purge(bool all)
 {
-    pthread_mutex_lock(&heap.lock);
-    decay_ensure_ready();
-    struct span *batch = NULL;
-    if (all)
-        batch = purge_take(0);
-    else if (decay_active()) {
-        decay_advance(os_clock_ms());
-        batch = purge_take(decay_dirty_allowed());
+    size_t purged = 0;
+    for (unsigned i = 0, used = heaps_in_use(); i < used; i++) {
+        struct node_heap *h = &heaps[i];
+        pthread_mutex_lock(&h->lock);
+        decay_ensure_ready(h);
+        struct span *batch = NULL;
+        if (all)
+            batch = purge_take(h, 0);
+        else if (decay_active()) {
+            decay_advance(h, os_clock_ms());
+            batch = purge_take(h, decay_dirty_allowed(h));
+        }
+        purged += purge_batch_locked(h, batch);
+        pthread_mutex_unlock(&h->lock);
     }
-    size_t purged = purge_batch_locked(batch);
-    pthread_mutex_unlock(&heap.lock);
     return purged << TCA_PAGE_SHIFT;
 }
 
 void pageheap_set_decay_ms(long ms)
 {
-    pthread_mutex_lock(&heap.lock);
-    decay_set_locked(ms, os_clock_ms());
-    pthread_cond_signal(&heap.wake); /* a sleeping background thread follows the new pace */
-    pthread_mutex_unlock(&heap.lock);
+    __atomic_store_n(&shared.decay_ms, ms, __ATOMIC_RELAXED);
+    uint64_t now = os_clock_ms();
+    for (unsigned i = 0, used = heaps_in_use(); i < used; i++) {
+        pthread_mutex_lock(&heaps[i].lock);
+        decay_set_locked(&heaps[i], ms, now);
+        if (i == 0)
+            pthread_cond_signal(&shared.wake); /* a sleeping background thread follows the new pace */
+        pthread_mutex_unlock(&heaps[i].lock);
+    }
     if (ms == 0)
         pageheap_purge(true);
 }
 
-long pageheap_decay_ms(void)
-{
-    pthread_mutex_lock(&heap.lock);
-    decay_ensure_ready();
-    long ms = heap.decay_ms;
-    pthread_mutex_unlock(&heap.lock);
-    return ms;
-}
+long pageheap_decay_ms(void) { return decay_ms_now(); }
 
 /* ---- background thread ---- */
 
 bool pageheap_background_claim(void)
 {
-    pthread_mutex_lock(&heap.lock);
-    bool mine = heap.background == BACKGROUND_WANTED || heap.background == BACKGROUND_OFF;
+    pthread_mutex_lock(&heaps[0].lock);
+    enum background_state state = __atomic_load_n(&shared.background, __ATOMIC_RELAXED);
+    bool mine = state == BACKGROUND_WANTED || state == BACKGROUND_OFF;
     if (mine)
-        heap.background = BACKGROUND_STARTING;
+        __atomic_store_n(&shared.background, BACKGROUND_STARTING, __ATOMIC_RELAXED);
     __atomic_store_n(&pageheap_background_wanted, false, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&heap.lock);
+    pthread_mutex_unlock(&heaps[0].lock);
     return mine;
 }
 
-void pageheap_background_step(void)
+/* Purges what is due in h (locked) and lowers *wait_ms to the end of its
+ * epoch when anything is dirty there; true when something is. */
+static bool background_purge_locked(struct node_heap *h, uint64_t *wait_ms)
 {
-    pthread_mutex_lock(&heap.lock);
-    heap.background = BACKGROUND_RUNNING;
+    decay_ensure_ready(h);
     struct span *due = NULL;
     if (decay_active()) {
-        decay_advance(os_clock_ms());
-        due = purge_take(decay_dirty_allowed());
+        decay_advance(h, os_clock_ms());
+        due = purge_take(h, decay_dirty_allowed(h));
     }
-    purge_batch_locked(due);
+    purge_batch_locked(h, due);
+    if (!decay_active() || !h->dirty_pages)
+        return false;
+    uint64_t now = os_clock_ms();
+    uint64_t until_epoch_end = h->epoch_end_ms > now ? h->epoch_end_ms - now : 1;
+    if (until_epoch_end < *wait_ms)
+        *wait_ms = until_epoch_end;
+    return true;
+}
+
+/* Heap 0 last, its lock kept into the wait, so a free there cannot slip
+ * between the look and the sleep.  A free on another node in that gap (it saw
+ * the thread awake) waits for the idle wake at worst. */
+void pageheap_background_step(void)
+{
+    __atomic_store_n(&shared.background, BACKGROUND_RUNNING, __ATOMIC_RELAXED);
     /* Sleep to the end of the epoch while anything is dirty, else until a
      * free wakes us (or a long while, to look at the arenas' spare slabs).
      * Waking every epoch, not at the next purge the counts predict: a burst
      * of frees during a long sleep would start decaying late. */
     uint64_t wait_ms = BACKGROUND_IDLE_MS;
-    if (decay_active() && heap.dirty_pages) {
-        uint64_t now = os_clock_ms();
-        wait_ms = heap.epoch_end_ms > now ? heap.epoch_end_ms - now : 1;
-    } else if (decay_active()) {
-        heap.background_idle = true;
+    bool dirty = false;
+    for (unsigned i = heaps_in_use(); i-- > 1;) {
+        pthread_mutex_lock(&heaps[i].lock);
+        dirty |= background_purge_locked(&heaps[i], &wait_ms);
+        pthread_mutex_unlock(&heaps[i].lock);
     }
+    pthread_mutex_lock(&heaps[0].lock);
+    dirty |= background_purge_locked(&heaps[0], &wait_ms);
+    if (!dirty && decay_active())
+        __atomic_store_n(&shared.background_idle, true, __ATOMIC_RELAXED);
     struct timespec deadline = os_monotonic_deadline(wait_ms);
-    pthread_cond_clockwait(&heap.wake, &heap.lock, CLOCK_MONOTONIC, &deadline);
-    heap.background_idle = false;
-    pthread_mutex_unlock(&heap.lock);
+    pthread_cond_clockwait(&shared.wake, &heaps[0].lock, CLOCK_MONOTONIC, &deadline);
+    shared.background_idle = false;
+    pthread_mutex_unlock(&heaps[0].lock);
 }
 
 /* ---- stats, fork, checks ---- */
 
-void pageheap_read_stats(struct pageheap_stats *out)
+static void read_heap_stats(struct node_heap *h, struct pageheap_stats *out)
 {
-    pthread_mutex_lock(&heap.lock);
-    out->mapped_bytes = heap.mapped_bytes;
-    out->dirty_bytes = (heap.dirty_pages + heap.purging_pages) << TCA_PAGE_SHIFT;
-    out->returned_bytes = heap.returned_pages << TCA_PAGE_SHIFT;
-    out->free_bytes = out->dirty_bytes + out->returned_bytes;
-    out->large_bytes = heap.large_pages << TCA_PAGE_SHIFT;
-    out->slab_bytes = heap.slab_pages << TCA_PAGE_SHIFT;
-    pthread_mutex_unlock(&heap.lock);
+    pthread_mutex_lock(&h->lock);
+    out->mapped_bytes += h->mapped_bytes;
+    out->dirty_bytes += (h->dirty_pages + h->purging_pages) << TCA_PAGE_SHIFT;
+    out->returned_bytes += h->returned_pages << TCA_PAGE_SHIFT;
+    out->free_bytes += (h->dirty_pages + h->purging_pages + h->returned_pages) << TCA_PAGE_SHIFT;
+    out->large_bytes += h->large_pages << TCA_PAGE_SHIFT;
+    out->slab_bytes += h->slab_pages << TCA_PAGE_SHIFT;
+    pthread_mutex_unlock(&h->lock);
 }
 
-void pageheap_fork_prepare(void) { pthread_mutex_lock(&heap.lock); }
-void pageheap_fork_parent(void) { pthread_mutex_unlock(&heap.lock); }
+void pageheap_read_stats(struct pageheap_stats *out)
+{
+    *out = (struct pageheap_stats){0};
+    for (unsigned i = 0, used = heaps_in_use(); i < used; i++)
+        read_heap_stats(&heaps[i], out);
+}
+
+void pageheap_read_node_stats(unsigned node, struct pageheap_stats *out)
+{
+    *out = (struct pageheap_stats){0};
+    if (node % PAGEHEAP_NODES < heaps_in_use())
+        read_heap_stats(&heaps[node % PAGEHEAP_NODES], out);
+}
+
+/* Heap 0 first: with it held no heap can come into use (heap_of_node). */
+static unsigned fork_heaps;
+
+void pageheap_fork_prepare(void)
+{
+    pthread_mutex_lock(&heaps[0].lock);
+    fork_heaps = heaps_used;
+    for (unsigned i = 1; i < fork_heaps; i++)
+        pthread_mutex_lock(&heaps[i].lock);
+}
+
+void pageheap_fork_parent(void)
+{
+    for (unsigned i = fork_heaps; i-- > 0;)
+        pthread_mutex_unlock(&heaps[i].lock);
+}
 
 /* Spans some thread of the parent was purging come back dirty: whether its
  * madvise ran is unknown. */
 void pageheap_fork_child(void)
 {
-    pthread_mutex_init(&heap.lock, NULL);
-    pthread_cond_init(&heap.wake, NULL);
-    while (heap.purging.head) {
-        struct span *span = heap.purging.head;
-        chain_remove(&heap.purging, span);
-        heap.purging_pages -= span->npages;
-        span->zeroed = 0;
-        insert_free(span, false);
+    pthread_cond_init(&shared.wake, NULL);
+    for (unsigned i = 0; i < fork_heaps; i++) {
+        struct node_heap *h = &heaps[i];
+        pthread_mutex_init(&h->lock, NULL);
+        while (h->purging.head) {
+            struct span *span = h->purging.head;
+            chain_remove(&h->purging, span);
+            h->purging_pages -= span->npages;
+            span->zeroed = 0;
+            insert_free(h, span, false);
+        }
     }
     /* The child's thread is asked for at its first free to the heap: a child
      * that only execs never pays for one. */
-    heap.background = BACKGROUND_OFF;
-    heap.background_idle = false;
+    shared.background = BACKGROUND_OFF;
+    shared.background_idle = false;
     pageheap_background_wanted = false;
 }
 
@@ -695,21 +825,21 @@ static void check_failed(const char *what, const struct span *span)
     os_fatal_pointer(what, span ? (void *)span->start : NULL, 0);
 }
 
-static size_t check_free_lists(unsigned kind)
+static size_t check_free_lists(struct node_heap *h, unsigned kind)
 {
-    struct free_lists *lists = &heap.lists[kind];
+    struct free_lists *lists = &h->lists[kind];
     size_t pages = 0;
     for (size_t n = 1; n <= EXACT_LISTS + 1; n++) {
         struct span *head = n <= EXACT_LISTS ? lists->exact[n] : lists->large;
         if (n <= EXACT_LISTS && !head != !(lists->nonempty[n / 64] & ((uint64_t)1 << (n % 64))))
             check_failed("page heap: free list bitmap wrong near", head);
         for (struct span *span = head; span; span = span->next) {
-            if (span->state != SPAN_FREE || span->zeroed != kind ||
+            if (span->state != SPAN_FREE || span->zeroed != kind || &heaps[span->node] != h ||
                 free_list_for(lists, span->npages) != (n <= EXACT_LISTS ? &lists->exact[n] : &lists->large))
                 check_failed("page heap: free span in the wrong list at", span);
             if (pagemap_span_of((void *)span->start) != span || pagemap_span_of((void *)span_last_page(span)) != span)
                 check_failed("page heap: free span not in the pagemap at", span);
-            if (free_of_kind(span_after(span), span->zeroed))
+            if (free_of_kind(span_after(span), span->node, span->zeroed))
                 check_failed("page heap: uncoalesced free spans at", span);
             pages += span->npages;
         }
@@ -717,19 +847,25 @@ static size_t check_free_lists(unsigned kind)
     return pages;
 }
 
-void pageheap_check(void)
+static void check_heap(struct node_heap *h)
 {
-    if (check_free_lists(DIRTY) != heap.dirty_pages || check_free_lists(RETURNED) != heap.returned_pages)
+    if (check_free_lists(h, DIRTY) != h->dirty_pages || check_free_lists(h, RETURNED) != h->returned_pages)
         check_failed("page heap: free page count drifted", NULL);
     size_t lru_pages = 0;
-    for (struct span *span = heap.lru.head; span; span = span->lru_next) {
-        if (span->state != SPAN_FREE || span->zeroed || (span->lru_next ? span->lru_next->lru_prev : heap.lru.tail) != span)
+    for (struct span *span = h->lru.head; span; span = span->lru_next) {
+        if (span->state != SPAN_FREE || span->zeroed || (span->lru_next ? span->lru_next->lru_prev : h->lru.tail) != span)
             check_failed("page heap: decay list broken at", span);
         lru_pages += span->npages;
     }
     size_t purging_pages = 0;
-    for (struct span *span = heap.purging.head; span; span = span->lru_next)
+    for (struct span *span = h->purging.head; span; span = span->lru_next)
         purging_pages += span->npages;
-    if (lru_pages != heap.dirty_pages || purging_pages != heap.purging_pages)
+    if (lru_pages != h->dirty_pages || purging_pages != h->purging_pages)
         check_failed("page heap: dirty page count drifted", NULL);
+}
+
+void pageheap_check(void)
+{
+    for (unsigned i = 0, used = heaps_in_use(); i < used; i++)
+        check_heap(&heaps[i]);
 }

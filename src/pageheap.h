@@ -2,11 +2,18 @@
  * spans are dirty (their pages may be resident) or returned (given back with
  * madvise: they cost no RSS and read zero); a free span coalesces at once with
  * free neighbours of its own kind, so no two such spans ever touch.  Dirty
- * pages go back to the OS along a decay curve (see pageheap.c).  One lock
- * guards it all; it is the last lock in the order (bin lock → arena lock →
- * page heap lock), only the base allocator's comes after. */
+ * pages go back to the OS along a decay curve (see pageheap.c).
+ *
+ * One heap per NUMA node (PAGEHEAP_NODES of them, node ids beyond share
+ * heap node % PAGEHEAP_NODES), each with its own regions, free lists, decay
+ * and lock; a single-node machine only ever uses heap 0.  A span belongs to the
+ * heap it was carved from and goes back there whoever frees it.  A heap's lock
+ * is the last in the order (bin lock → arena lock → one node heap's lock), only
+ * the base allocator's comes after; nobody holds two heaps' locks but fork. */
 #ifndef TCA_PAGEHEAP_H
 #define TCA_PAGEHEAP_H
+
+#define PAGEHEAP_NODES 64
 
 #include "common.h"
 #include "sizeclass.h"
@@ -27,6 +34,7 @@ struct span {
                                 * returned to the OS (else dirty) */
     uint8_t in_bin_list;       /* slabs: linked in the bin's list of non-full slabs */
     uint16_t nfree;            /* slabs: free blocks */
+    uint16_t node;             /* the node heap it belongs to; fixed for the struct's life */
     struct arena *arena;       /* slabs: the arena whose bin owns it */
     uint64_t free_slots[TCA_SLAB_MAX_SLOTS / 64]; /* slabs: 1 = block free */
 };
@@ -36,9 +44,15 @@ struct span {
  * pages in the pagemap); else a slab of that class (SPAN_SLAB, every page in
  * the pagemap with its class).  Dirty pages are reused before returned ones.
  * NULL when the OS has no memory left. */
-struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned sizeclass);
+struct span *pageheap_alloc_span_on_node(size_t npages, size_t align_pages, unsigned sizeclass, int node);
+/* node ≥ 0: from that node's heap, whose new regions are bound to the node
+ * (mbind, MPOL_PREFERRED); -1: no placement wanted, heap 0, nothing bound. */
+static inline struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned sizeclass)
+{
+    return pageheap_alloc_span_on_node(npages, align_pages, sizeclass, -1);
+}
 /* Returns a large span or a slab (every page of a slab is unmapped from the
- * pagemap) to the heap as dirty pages, where it joins its dirty neighbours. */
+ * pagemap) to its node's heap as dirty pages, where it joins its dirty neighbours. */
 void pageheap_free_span(struct span *span);
 /* The same for a span whose pages sat unused for about a decay time already
  * (an idle bin's spare slab): it gets no fresh allowance, so the next purge
@@ -71,13 +85,17 @@ struct pageheap_stats {
     size_t large_bytes;    /* in large spans */
     size_t slab_bytes;     /* in slabs */
 };
+/* The sums over every node's heap. */
 void pageheap_read_stats(struct pageheap_stats *out);
+/* One node's heap (node % PAGEHEAP_NODES). */
+void pageheap_read_node_stats(unsigned node, struct pageheap_stats *out);
 
 void pageheap_fork_prepare(void);
 void pageheap_fork_parent(void);
 /* The child has no background thread: it is started again when wanted. */
 void pageheap_fork_child(void);
-/* Checked builds: walks every free list and verifies the heap's invariants. */
+/* Checked builds: walks every node heap's free lists and verifies their
+ * invariants (no thread may be using the heap meanwhile). */
 void pageheap_check(void);
 
 #endif
