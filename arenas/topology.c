@@ -239,16 +239,19 @@ struct hwloc_api {
     unsigned (*get_nbobjs_by_depth)(hwloc_topology_t, int);
     hwloc_obj_t (*get_obj_by_depth)(hwloc_topology_t, int, unsigned);
     int (*set_components)(hwloc_topology_t, unsigned long, const char *); /* hwloc ≥ 2.1; may be NULL */
+    int (*set_flags)(hwloc_topology_t, unsigned long);
+    int (*set_cache_types_filter)(hwloc_topology_t, enum hwloc_type_filter_e);
+    int (*set_type_filter)(hwloc_topology_t, hwloc_obj_type_t, enum hwloc_type_filter_e);
 };
 
-/* Opened once and never closed: the topology is read once per process. */
-static bool hwloc_open(struct hwloc_api *api)
+/* Returns the library's handle with api filled, NULL when it cannot be used. */
+static void *hwloc_open(struct hwloc_api *api)
 {
     void *lib = dlopen("libhwloc.so.15", RTLD_NOW | RTLD_LOCAL);
     if (!lib)
         lib = dlopen("libhwloc.so", RTLD_NOW | RTLD_LOCAL);
     if (!lib)
-        return false;
+        return NULL;
     api->get_api_version = (unsigned (*)(void))dlsym(lib, "hwloc_get_api_version");
     api->topology_init = (int (*)(hwloc_topology_t *))dlsym(lib, "hwloc_topology_init");
     api->topology_load = (int (*)(hwloc_topology_t))dlsym(lib, "hwloc_topology_load");
@@ -258,10 +261,19 @@ static bool hwloc_open(struct hwloc_api *api)
     api->get_obj_by_depth = (hwloc_obj_t (*)(hwloc_topology_t, int, unsigned))dlsym(lib, "hwloc_get_obj_by_depth");
     api->set_components =
         (int (*)(hwloc_topology_t, unsigned long, const char *))dlsym(lib, "hwloc_topology_set_components");
+    api->set_flags = (int (*)(hwloc_topology_t, unsigned long))dlsym(lib, "hwloc_topology_set_flags");
+    api->set_cache_types_filter =
+        (int (*)(hwloc_topology_t, enum hwloc_type_filter_e))dlsym(lib, "hwloc_topology_set_cache_types_filter");
+    api->set_type_filter = (int (*)(hwloc_topology_t, hwloc_obj_type_t, enum hwloc_type_filter_e))dlsym(
+        lib, "hwloc_topology_set_type_filter");
     /* The object layout we compile against must be the one the library has. */
-    return api->get_api_version && api->topology_init && api->topology_load && api->topology_destroy &&
-           api->get_type_depth && api->get_nbobjs_by_depth && api->get_obj_by_depth &&
-           (api->get_api_version() >> 16) == (HWLOC_API_VERSION >> 16);
+    if (api->get_api_version && api->topology_init && api->topology_load && api->topology_destroy &&
+        api->get_type_depth && api->get_nbobjs_by_depth && api->get_obj_by_depth && api->set_flags &&
+        api->set_cache_types_filter && api->set_type_filter &&
+        (api->get_api_version() >> 16) == (HWLOC_API_VERSION >> 16))
+        return lib;
+    dlclose(lib);
+    return NULL;
 }
 
 /* hwloc 2 hangs NUMA nodes off the smallest object holding their CPUs. */
@@ -282,21 +294,39 @@ static int64_t ancestor_key(hwloc_obj_t obj, hwloc_obj_type_t type)
     return WHOLE_MACHINE_KEY;
 }
 
+/* Only what the tables need: PUs, cores, L3 caches, packages and NUMA nodes.
+ * The other caches, groups, NUMA distances, memory attributes and CPU kinds
+ * (hwloc reads cpufreq files of every CPU for those) cost reading /sys for
+ * nothing.  The flags are from hwloc 2.8; an older one refuses them and
+ * discovers everything, as before. */
+static void restrict_discovery(const struct hwloc_api *api, hwloc_topology_t hw)
+{
+    api->set_flags(hw, HWLOC_TOPOLOGY_FLAG_NO_DISTANCES | HWLOC_TOPOLOGY_FLAG_NO_MEMATTRS |
+                           HWLOC_TOPOLOGY_FLAG_NO_CPUKINDS);
+    api->set_cache_types_filter(hw, HWLOC_TYPE_FILTER_KEEP_NONE);
+    api->set_type_filter(hw, HWLOC_OBJ_L3CACHE, HWLOC_TYPE_FILTER_KEEP_ALL);
+    api->set_type_filter(hw, HWLOC_OBJ_GROUP, HWLOC_TYPE_FILTER_KEEP_NONE);
+    api->set_type_filter(hw, HWLOC_OBJ_DIE, HWLOC_TYPE_FILTER_KEEP_NONE);
+}
+
 /* PUs in hwloc's logical order: a tree walk, so every group is a run. */
 struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned narenas, enum tca_arena_per per)
 {
-    static struct hwloc_api api;
-    static bool opened;
+    struct hwloc_api api;
     hwloc_topology_t hw;
-    if (!opened && !(opened = hwloc_open(&api)))
+    void *lib = hwloc_open(&api);
+    if (!lib)
         return NULL;
-    if (api.topology_init(&hw) != 0)
+    if (api.topology_init(&hw) != 0) {
+        dlclose(lib);
         return NULL;
+    }
     /* The x86 backend runs cpuid on each CPU by binding the calling thread (an
      * application's, inside its malloc) to each in turn; Linux's own backend
      * already knows the cores, caches and nodes. */
     if (api.set_components)
         api.set_components(hw, 1ul /* HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST */, "x86");
+    restrict_discovery(&api, hw);
     struct topology *topo = NULL;
     struct scratch *scratch = NULL;
     int depth = api.topology_load(hw) == 0 ? api.get_type_depth(hw, HWLOC_OBJ_PU) : -1;
@@ -320,6 +350,8 @@ struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned na
         os_unmap(scratch, sizeof *scratch);
     }
     api.topology_destroy(hw);
+    /* Read once per process: unloading gives back libhwloc's and libudev's pages. */
+    dlclose(lib);
     return topo;
 }
 #else

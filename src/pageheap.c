@@ -96,8 +96,8 @@ static struct node_heap heaps[PAGEHEAP_NODES];
  * that fork, holding that lock, sees every heap in use. */
 static unsigned heaps_used = 1;
 
-/* Shared by every node heap.  decay_ms and purge_refused are read without a
- * lock; background_idle and wake go with heaps[0].lock. */
+/* Shared by every node heap.  decay_ms, purge_refused and background are read
+ * without a lock; background_idle changes, and wake waits, under heaps[0].lock. */
 static struct {
     long decay_ms;             /* DECAY_UNSET until the first span is allocated */
     bool purge_refused;        /* the kernel refused madvise: keep everything dirty */
@@ -602,8 +602,8 @@ out:
  * lock released: its condition goes with heaps[0].lock, and no one holds two. */
 static void background_wake_locked(void)
 {
-    if (shared.background_idle) {
-        shared.background_idle = false;
+    if (__atomic_load_n(&shared.background_idle, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&shared.background_idle, false, __ATOMIC_RELAXED);
         pthread_cond_signal(&shared.wake);
     }
 }
@@ -748,7 +748,7 @@ void pageheap_background_step(void)
         __atomic_store_n(&shared.background_idle, true, __ATOMIC_RELAXED);
     struct timespec deadline = os_monotonic_deadline(wait_ms);
     pthread_cond_clockwait(&shared.wake, &heaps[0].lock, CLOCK_MONOTONIC, &deadline);
-    shared.background_idle = false;
+    __atomic_store_n(&shared.background_idle, false, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&heaps[0].lock);
 }
 

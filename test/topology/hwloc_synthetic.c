@@ -1,5 +1,7 @@
 /* The tables hwloc's view gives, on synthetic machines (HWLOC_SYNTHETIC): every
- * shape, every arena_per mode, enough and too few arenas, whole and partial cpusets. */
+ * shape, every arena_per mode, enough and too few arenas, whole and partial cpusets;
+ * and libhwloc is not left loaded once a table is read. */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,6 +39,7 @@ int main(void)
     struct cpu_mask elsewhere = {{0}};
     cpu_mask_set(&elsewhere, TOPOLOGY_MAX_CPUS - 1);
     CHECK(topology_from_hwloc(&elsewhere, 4, ARENA_PER_CPU) == NULL);
+    CHECK(dlopen("libhwloc.so.15", RTLD_LAZY | RTLD_NOLOAD) == NULL);
     printf("%u tables checked\n", checked);
     return 0;
 }

@@ -4,6 +4,7 @@
  * thread goes home, the statistics add up, purge and fork cover both heaps;
  * and mbind itself works for node 0 and fails harmlessly for a missing node. */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -107,6 +108,41 @@ static void check_cross_node_free_goes_home(void)
     check_totals_add_up();
 }
 
+/* Two threads, each allocating from one node and freeing the other's blocks,
+ * while the heaps purge: every heap stays consistent and nothing is lost. */
+#define CROSS_ROUNDS 2000
+static void *handoff; /* the last block allocated, by either thread */
+
+static void *cross_free_loop(void *arg)
+{
+    unsigned mine = (unsigned)(uintptr_t)arg;
+    for (unsigned round = 0; round < CROSS_ROUNDS; round++) {
+        void *block = arena_alloc_large(arena_get(mine), (round % 7 + 1) * TCA_PAGE_SIZE * 3, 0, false);
+        CHECK(block);
+        void *other = __atomic_exchange_n(&handoff, block, __ATOMIC_ACQ_REL);
+        if (other)
+            tca_free(other);
+        if (round % 256 == 0)
+            pageheap_purge(false);
+    }
+    return NULL;
+}
+
+static void check_concurrent_cross_frees(void)
+{
+    struct pageheap_stats before, after;
+    pageheap_read_stats(&before);
+    pthread_t threads[2];
+    for (uintptr_t i = 0; i < 2; i++)
+        CHECK(pthread_create(&threads[i], NULL, cross_free_loop, (void *)i) == 0);
+    for (unsigned i = 0; i < 2; i++)
+        CHECK(pthread_join(threads[i], NULL) == 0);
+    tca_free(handoff);
+    pageheap_read_stats(&after);
+    CHECK(after.large_bytes == before.large_bytes);
+    check_totals_add_up();
+}
+
 static void check_purge_covers_every_node(void)
 {
     void *far = arena_alloc_large(arena_get(1), LARGE_SIZE, 0, false);
@@ -174,6 +210,7 @@ int main(void)
     CHECK(topology_arena_memory_node(0) == 0 && topology_arena_memory_node(1) == 1);
     check_spans_come_from_their_node();
     check_cross_node_free_goes_home();
+    check_concurrent_cross_frees();
     check_purge_covers_every_node();
     check_fork_child_uses_both_heaps();
     check_totals_add_up();
