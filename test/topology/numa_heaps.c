@@ -12,6 +12,7 @@
 
 #include "arenas/arena.h"
 #include "check.h"
+#include "src/options.h"
 #include "src/os.h"
 #include "src/pagemap.h"
 #include "tcarena.h"
@@ -156,6 +157,31 @@ static void check_purge_covers_every_node(void)
     check_totals_add_up();
 }
 
+/* With the background thread (TCARENA_CONF=background_thread:true,decay_ms:100),
+ * a free on node 1 wakes the thread sleeping on node 0's heap, and the pages
+ * go back within about a decay time. */
+static void check_background_purges_every_node(void)
+{
+    if (!tca_options.background_thread)
+        return;
+    enum { BLOCK = 4 << 20 };
+    void *far = arena_alloc_large(arena_get(1), BLOCK, 0, false);
+    CHECK(far);
+    memset(far, 1, BLOCK);
+    usleep(1200 * 1000); /* the thread has seen nothing dirty for a while: it sleeps */
+    tca_free(far);
+    struct pageheap_stats node1;
+    unsigned waited_ms = 0;
+    for (; waited_ms < 3000; waited_ms += 10) {
+        node_stats(1, &node1);
+        if (node1.dirty_bytes == 0)
+            break;
+        usleep(10 * 1000);
+    }
+    printf("node 1's dirty pages returned %u ms after the free\n", waited_ms);
+    CHECK(node1.dirty_bytes == 0);
+}
+
 static void check_fork_child_uses_both_heaps(void)
 {
     pid_t child = fork();
@@ -212,6 +238,7 @@ int main(void)
     check_cross_node_free_goes_home();
     check_concurrent_cross_frees();
     check_purge_covers_every_node();
+    check_background_purges_every_node();
     check_fork_child_uses_both_heaps();
     check_totals_add_up();
     return 0;
