@@ -69,10 +69,11 @@ static void bin_list_remove(struct arena_bin *bin, struct span *slab)
 static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigned cls)
 {
     const struct sizeclass_info *info = &sizeclass_table[cls];
+    int node = topology_arena_memory_node(arena->index);
 #if TCA_SECURE
-    struct span *slab = secure_slab_alloc(cls);
+    struct span *slab = secure_slab_alloc(cls, node);
 #else
-    struct span *slab = pageheap_alloc_span_on_node(info->slab_pages, 1, cls, topology_arena_memory_node(arena->index));
+    struct span *slab = pageheap_alloc_span_on_node(info->slab_pages, 1, cls, node);
 #endif
     if (!slab)
         return NULL;

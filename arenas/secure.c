@@ -27,9 +27,9 @@ static uintptr_t guard_page_of(const struct span *slab)
     return slab->start + ((uintptr_t)sizeclass_table[slab->sizeclass].slab_pages << TCA_PAGE_SHIFT);
 }
 
-struct span *secure_slab_alloc(unsigned cls)
+struct span *secure_slab_alloc(unsigned cls, int node)
 {
-    struct span *slab = pageheap_alloc_span(sizeclass_table[cls].slab_pages + 1, 1, cls);
+    struct span *slab = pageheap_alloc_span_on_node(sizeclass_table[cls].slab_pages + 1, 1, cls, node);
     if (!slab)
         return NULL;
     uintptr_t guard = guard_page_of(slab);

@@ -20,9 +20,10 @@ struct secure_quarantine {
     uint32_t oldest; /* the entry the next push replaces */
 };
 
-/* A slab of class cls from the page heap with one inaccessible page after its
- * blocks (the pagemap sees that page as no block); NULL when out of memory. */
-struct span *secure_slab_alloc(unsigned cls);
+/* A slab of class cls from node's page heap (-1: the default) with one
+ * inaccessible page after its blocks (the pagemap sees that page as no
+ * block); NULL when out of memory. */
+struct span *secure_slab_alloc(unsigned cls, int node);
 /* Makes a slab's guard page accessible again, before it goes back to the page heap. */
 void secure_slab_unguard(struct span *slab);
 /* The child of fork() draws slot orders of its own, not its parent's. */

@@ -73,7 +73,6 @@ static void check_spans_come_from_their_node(void)
     arena_free_large(pagemap_span_of(near));
     arena_free_large(pagemap_span_of(far));
 
-#if !TCA_SECURE /* the secure build's guarded slabs (arenas/secure.c) are not placed yet */
     /* A slab for arena 1's bin is carved from node 1's heap too. */
     void *blocks[8];
     unsigned got = arena_refill(arena_get(1), 3, blocks, 8);
@@ -82,7 +81,6 @@ static void check_spans_come_from_their_node(void)
     node_stats(1, &after);
     CHECK(after.slab_bytes > 0);
     arena_flush(3, blocks, got);
-#endif
     check_totals_add_up();
 }
 
