@@ -46,23 +46,13 @@ static void bin_lock(struct arena_bin *bin)
 
 static void bin_list_push(struct arena_bin *bin, struct span *slab)
 {
-    slab->prev = NULL;
-    slab->next = bin->nonfull;
-    if (bin->nonfull)
-        bin->nonfull->prev = slab;
-    bin->nonfull = slab;
+    span_list_push(&bin->nonfull, slab);
     slab->in_bin_list = 1;
 }
 
 static void bin_list_remove(struct arena_bin *bin, struct span *slab)
 {
-    if (slab->prev)
-        slab->prev->next = slab->next;
-    else
-        bin->nonfull = slab->next;
-    if (slab->next)
-        slab->next->prev = slab->prev;
-    slab->next = slab->prev = NULL;
+    span_list_remove(&bin->nonfull, slab);
     slab->in_bin_list = 0;
 }
 

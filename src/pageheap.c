@@ -110,26 +110,6 @@ static void check_heap(struct node_heap *h);
 
 bool pageheap_background_wanted;
 
-static void list_push(struct span **list, struct span *span)
-{
-    span->prev = NULL;
-    span->next = *list;
-    if (*list)
-        (*list)->prev = span;
-    *list = span;
-}
-
-static void list_remove(struct span **list, struct span *span)
-{
-    if (span->prev)
-        span->prev->next = span->next;
-    else
-        *list = span->next;
-    if (span->next)
-        span->next->prev = span->prev;
-    span->next = span->prev = NULL;
-}
-
 /* The decay order and the purging list link through lru_next/lru_prev.
  * after: the span to follow, NULL for the head. */
 static void chain_insert_after(struct span_chain *chain, struct span *after, struct span *span)
@@ -215,7 +195,7 @@ static void list_free_span(struct node_heap *h, struct span *span, struct span *
     struct free_lists *lists = &h->lists[span->zeroed];
     span->state = SPAN_FREE;
     span_map_ends(span);
-    list_push(free_list_for(lists, span->npages), span);
+    span_list_push(free_list_for(lists, span->npages), span);
     if (span->npages <= EXACT_LISTS)
         lists->nonempty[span->npages / 64] |= (uint64_t)1 << (span->npages % 64);
     if (!span->zeroed)
@@ -227,7 +207,7 @@ static void unlist_free_span(struct node_heap *h, struct span *span)
 {
     struct free_lists *lists = &h->lists[span->zeroed];
     struct span **list = free_list_for(lists, span->npages);
-    list_remove(list, span);
+    span_list_remove(list, span);
     if (span->npages <= EXACT_LISTS && !*list)
         lists->nonempty[span->npages / 64] &= ~((uint64_t)1 << (span->npages % 64));
     if (!span->zeroed)

@@ -39,6 +39,28 @@ struct span {
     uint64_t free_slots[TCA_SLAB_MAX_SLOTS / 64]; /* slabs: 1 = block free */
 };
 
+/* Doubly linked lists of spans through next and prev: the page heap's free
+ * lists and the arenas' lists of slabs with free blocks. */
+TCA_INLINE void span_list_push(struct span **list, struct span *span)
+{
+    span->prev = NULL;
+    span->next = *list;
+    if (*list)
+        (*list)->prev = span;
+    *list = span;
+}
+
+TCA_INLINE void span_list_remove(struct span **list, struct span *span)
+{
+    if (span->prev)
+        span->prev->next = span->next;
+    else
+        *list = span->next;
+    if (span->next)
+        span->next->prev = span->prev;
+    span->next = span->prev = NULL;
+}
+
 /* A span of npages pages whose start is aligned to align_pages pages (a power
  * of two, 1 for none).  sizeclass 0: a large span (SPAN_LARGE, first and last
  * pages in the pagemap); else a slab of that class (SPAN_SLAB, every page in
