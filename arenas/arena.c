@@ -133,7 +133,7 @@ unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned wa
     return got;
 }
 
-static _Noreturn void flush_abort(struct arena_bin *locked, const char *what, const void *ptr, unsigned cls)
+static _Noreturn __attribute__((cold)) void flush_abort(struct arena_bin *locked, const char *what, const void *ptr, unsigned cls)
 {
     if (locked)
         pthread_mutex_unlock(&locked->lock);
@@ -158,28 +158,20 @@ static void *quarantine_swap(struct arena_bin *bin, struct span *slab, const str
 }
 #endif
 
-/* Puts one block back in its slab, the slab's bin locked; a slab that becomes
- * wholly free goes back to the page heap unless it is the bin's one spare.
- * Returns false when the slab went back (the caller must look the next block up). */
 unsigned arena_spare_slabs(unsigned cls)
 {
     unsigned fit = (128u << 10) / (sizeclass_table[cls].slab_pages << TCA_PAGE_SHIFT);
     return fit > 2 ? fit : 2;
 }
 
-static bool slab_put(struct arena_bin *bin, struct span *slab, const struct sizeclass_info *info, unsigned cls,
-                     void *block)
+/* A slab whose free count just went up, its bin locked, when it was full (it
+ * joins the bin's list) or is now wholly free (it goes back to the page heap
+ * unless the bin keeps it as a spare).  Returns false when it went back. */
+static TCA_NOINLINE bool slab_settle(struct arena_bin *bin, struct span *slab, unsigned cls)
 {
-    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)block - slab->start);
-    if (slot >= info->nslots)
-        flush_abort(bin, "free(): invalid pointer", block, 0);
-    uint64_t bit = (uint64_t)1 << (slot % 64);
-    if (slab->free_slots[slot / 64] & bit)
-        flush_abort(bin, "double free of", block, cls);
-    slab->free_slots[slot / 64] |= bit;
     if (!slab->in_bin_list)
         bin_list_push(bin, slab);
-    if (++slab->nfree < info->nslots)
+    if (slab->nfree < sizeclass_table[cls].nslots)
         return true;
     if (bin->nempty < arena_spare_slabs(cls)) {
         bin->nempty++;
@@ -194,6 +186,25 @@ static bool slab_put(struct arena_bin *bin, struct span *slab, const struct size
     return false;
 }
 
+/* Puts one block back in its slab, the slab's bin locked, after checking it
+ * is a block start in use.  Returns false when the slab went back to the page
+ * heap (the caller must look the next block up). */
+static bool slab_put(struct arena_bin *bin, struct span *slab, uint64_t offset, const struct sizeclass_info *info,
+                     unsigned cls)
+{
+    uint32_t slot = (uint32_t)((offset * info->div_magic) >> 32);
+    if ((uint64_t)slot * info->size != offset || slot >= info->nslots)
+        flush_abort(bin, "free(): invalid pointer", (void *)(slab->start + offset), 0);
+    uint64_t bit = (uint64_t)1 << (slot % 64);
+    if (slab->free_slots[slot / 64] & bit)
+        flush_abort(bin, "double free of", (void *)(slab->start + offset), cls);
+    slab->free_slots[slot / 64] |= bit;
+    slab->nfree++;
+    if (TCA_LIKELY(slab->in_bin_list) && TCA_LIKELY(slab->nfree < info->nslots))
+        return true;
+    return slab_settle(bin, slab, cls);
+}
+
 static void bin_unlock_after_flush(struct arena_bin *bin, uint64_t nblocks)
 {
     bin->ndalloc += nblocks;
@@ -204,15 +215,17 @@ static void bin_unlock_after_flush(struct arena_bin *bin, uint64_t nblocks)
 
 void arena_flush(unsigned cls, void *const *blocks, unsigned n)
 {
-    const struct sizeclass_info *info = &sizeclass_table[cls];
-    size_t slab_bytes = (size_t)info->slab_pages << TCA_PAGE_SHIFT;
+    const struct sizeclass_info info = sizeclass_table[cls]; /* a copy the loop keeps in registers */
+    size_t slab_bytes = (size_t)info.slab_pages << TCA_PAGE_SHIFT;
     struct arena_bin *locked = NULL;
     struct span *slab = NULL;
+    uintptr_t slab_start = 0;
     uint64_t nblocks = 0; /* put back under the current lock */
     for (unsigned i = 0; i < n; i++) {
         void *block = blocks[i];
+        uint64_t offset = (uintptr_t)block - slab_start;
         /* Blocks flushed together mostly come from one slab: look up only on a change. */
-        if (!slab || (uintptr_t)block - slab->start >= slab_bytes) {
+        if (!slab || offset >= slab_bytes) {
             slab = pagemap_span_of(block);
             if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls)
                 flush_abort(locked, "free(): invalid pointer", block, 0);
@@ -224,14 +237,18 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
                 locked = bin;
                 nblocks = 0;
             }
+            slab_start = slab->start;
+            offset = (uintptr_t)block - slab_start;
         }
         nblocks++;
 #if TCA_SECURE
-        if (!(block = quarantine_swap(locked, slab, info, cls, block)))
+        if (!(block = quarantine_swap(locked, slab, &info, cls, block)))
             continue;
         slab = pagemap_span_of(block);
+        slab_start = slab->start;
+        offset = (uintptr_t)block - slab_start;
 #endif
-        if (!slab_put(locked, slab, info, cls, block))
+        if (!slab_put(locked, slab, offset, &info, cls))
             slab = NULL;
     }
     if (locked)
