@@ -105,6 +105,7 @@ int main(void)
     check_name("version", sizeof(char *), READ_ONLY);
     check_name("epoch", sizeof(uint64_t), READ_WRITE);
     check_name("decay_ms", sizeof(long), READ_WRITE);
+    check_name("background_thread", sizeof(bool), READ_WRITE);
     check_name("arenas.narenas", sizeof(unsigned), READ_ONLY);
     check_name("arenas.nbins", sizeof(unsigned), READ_ONLY);
     check_name("arenas.page", sizeof(size_t), READ_ONLY);
@@ -156,6 +157,15 @@ int main(void)
     len = sizeof old_decay;
     CHECK(tca_ctl("decay_ms", &old_decay, &len, &decay, sizeof decay) == 0);
     CHECK(tca_ctl("decay_ms", &decay, &len, NULL, 0) == 0 && decay == 250);
+
+    /* background_thread: off by default; writing true starts it, false then is refused. */
+    bool running = true, start = true;
+    len = sizeof running;
+    CHECK(tca_ctl("background_thread", &running, &len, NULL, 0) == 0 && !running);
+    CHECK(tca_ctl("background_thread", NULL, NULL, &start, sizeof start) == 0);
+    CHECK(tca_ctl("background_thread", &running, &len, NULL, 0) == 0 && running);
+    start = false;
+    CHECK(tca_ctl("background_thread", NULL, NULL, &start, sizeof start) == EPERM);
     long bad_decays[] = {-2, 3600001};
     for (unsigned i = 0; i < 2; i++)
         CHECK(tca_ctl("decay_ms", NULL, NULL, &bad_decays[i], sizeof(long)) == EINVAL);
