@@ -98,6 +98,14 @@ static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned w
     unsigned got = 0;
     for (unsigned word = 0; word < TCA_SLAB_MAX_SLOTS / 64 && got < want; word++) {
         uint64_t bits = slab->free_slots[word];
+        if (bits == ~(uint64_t)0 && want - got >= 64) {
+            /* A wholly free word (a slab emptied by a flush, or new): consecutive blocks. */
+            uintptr_t block = slab->start + (uintptr_t)word * 64 * size;
+            for (unsigned i = 0; i < 64; i++, block += size)
+                out[got++] = (void *)block;
+            slab->free_slots[word] = 0;
+            continue;
+        }
         while (bits && got < want) {
             unsigned slot = word * 64 + (unsigned)__builtin_ctzll(bits);
             bits &= bits - 1;
