@@ -194,11 +194,11 @@ static TCA_NOINLINE bool slab_settle(struct arena_bin *bin, struct span *slab, u
     return false;
 }
 
-/* Puts one block back in its slab, the slab's bin locked, after checking it
- * is a block start in use.  Returns false when the slab went back to the page
- * heap (the caller must look the next block up). */
-static bool slab_put(struct arena_bin *bin, struct span *slab, uint64_t offset, const struct sizeclass_info *info,
-                     unsigned cls)
+/* Marks one block free in its slab's bitmap, the slab's bin locked, after
+ * checking it is a block start in use; the free count follows per run of
+ * blocks (slab_add_free). */
+static void slab_mark_free(struct arena_bin *bin, struct span *slab, uint64_t offset,
+                           const struct sizeclass_info *info, unsigned cls)
 {
     uint32_t slot = (uint32_t)((offset * info->div_magic) >> 32);
     if ((uint64_t)slot * info->size != offset || slot >= info->nslots)
@@ -207,8 +207,14 @@ static bool slab_put(struct arena_bin *bin, struct span *slab, uint64_t offset, 
     if (slab->free_slots[slot / 64] & bit)
         flush_abort(bin, "double free of", (void *)(slab->start + offset), cls);
     slab->free_slots[slot / 64] |= bit;
-    slab->nfree++;
-    if (TCA_LIKELY(slab->in_bin_list) && TCA_LIKELY(slab->nfree < info->nslots))
+}
+
+/* Counts n blocks just marked free in slab; false when the slab went back to
+ * the page heap. */
+static bool slab_add_free(struct arena_bin *bin, struct span *slab, unsigned n, unsigned cls)
+{
+    slab->nfree = (uint16_t)(slab->nfree + n);
+    if (TCA_LIKELY(slab->in_bin_list) && TCA_LIKELY(slab->nfree < sizeclass_table[cls].nslots))
         return true;
     return slab_settle(bin, slab, cls);
 }
@@ -229,11 +235,15 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
     struct span *slab = NULL;
     uintptr_t slab_start = 0;
     uint64_t nblocks = 0; /* put back under the current lock */
+    unsigned run = 0;     /* marked free in slab since it was looked up, not yet counted */
     for (unsigned i = 0; i < n; i++) {
         void *block = blocks[i];
         uint64_t offset = (uintptr_t)block - slab_start;
         /* Blocks flushed together mostly come from one slab: look up only on a change. */
         if (!slab || offset >= slab_bytes) {
+            if (run)
+                slab_add_free(locked, slab, run, cls);
+            run = 0;
             slab = pagemap_span_of(block);
             if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls)
                 flush_abort(locked, "free(): invalid pointer", block, 0);
@@ -250,15 +260,21 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
         }
         nblocks++;
 #if TCA_SECURE
-        if (!(block = quarantine_swap(locked, slab, &info, cls, block)))
-            continue;
-        slab = pagemap_span_of(block);
-        slab_start = slab->start;
-        offset = (uintptr_t)block - slab_start;
+        /* The block stays in quarantine; the one it pushes out goes back. */
+        void *leaving = quarantine_swap(locked, slab, &info, cls, block);
+        if (leaving) {
+            struct span *home = pagemap_span_of(leaving);
+            slab_mark_free(locked, home, (uintptr_t)leaving - home->start, &info, cls);
+            if (!slab_add_free(locked, home, 1, cls) && home == slab)
+                slab = NULL;
+        }
+#else
+        slab_mark_free(locked, slab, offset, &info, cls);
+        run++;
 #endif
-        if (!slab_put(locked, slab, offset, &info, cls))
-            slab = NULL;
     }
+    if (run)
+        slab_add_free(locked, slab, run, cls);
     if (locked)
         bin_unlock_after_flush(locked, nblocks);
 }
