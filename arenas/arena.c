@@ -330,13 +330,28 @@ static void bin_release_empty(struct arena_bin *bin, unsigned cls)
     }
 }
 
-size_t arena_purge(struct arena *arena)
+static void arena_release_spares(struct arena *arena)
 {
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
         struct arena_bin *bin = &arena->bins[cls];
         bin_lock(bin);
         bin_release_empty(bin, cls);
         pthread_mutex_unlock(&bin->lock);
+    }
+}
+
+size_t arena_purge(struct arena *arena)
+{
+    arena_release_spares(arena);
+    return pageheap_purge(true);
+}
+
+size_t arenas_purge(void)
+{
+    for (unsigned i = 0; i < arena_count; i++) {
+        struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
+        if (arena)
+            arena_release_spares(arena);
     }
     return pageheap_purge(true);
 }

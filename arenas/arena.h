@@ -70,6 +70,8 @@ void arena_free_large(struct span *span);
  * purges the page heap (shared by all arenas) at once; returns the bytes
  * returned to the OS. */
 size_t arena_purge(struct arena *arena);
+/* The same for every arena, with one purge of the page heap. */
+size_t arenas_purge(void);
 /* The background thread's share: bins that saw no traffic since the last call
  * give their spare empty slab back to the page heap. */
 void arenas_decay_spares(void);

@@ -289,12 +289,9 @@ static int ctl_arena_purge(const struct ctl_path *path, const struct ctl_io *io)
 static int ctl_arenas_purge(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
-    struct ctl_path arena = {.nindices = 1};
-    for (; arena.index[0] < arena_count; arena.index[0]++) {
-        int err = ctl_arena_purge(&arena, io);
-        if (err)
-            return err;
-    }
+    if (!is_plain_action(io))
+        return EPERM;
+    arenas_purge();
     return 0;
 }
 

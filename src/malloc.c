@@ -221,11 +221,5 @@ TCA_EXPORT int malloc_trim(size_t pad)
     if (!tca_bootstrap())
         return 0;
     tcache_flush_all(&tcache_tls);
-    size_t released = 0;
-    for (unsigned i = 0; i < arena_count; i++) {
-        struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
-        if (arena)
-            released += arena_purge(arena);
-    }
-    return released != 0;
+    return arenas_purge() != 0;
 }
