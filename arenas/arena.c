@@ -172,6 +172,21 @@ unsigned arena_spare_slabs(unsigned cls)
     return fit > 2 ? fit : 2;
 }
 
+/* A wholly free slab leaves its bin for the page heap, the bin locked; idle:
+ * it sat unused as a spare, so it goes back to the OS at the next purge. */
+static void bin_give_back(struct arena_bin *bin, struct span *slab, bool idle)
+{
+    bin_list_remove(bin, slab);
+    bin->curslabs--;
+#if TCA_SECURE
+    secure_slab_unguard(slab);
+#endif
+    if (idle)
+        pageheap_free_idle_span(slab);
+    else
+        pageheap_free_span(slab);
+}
+
 /* A slab whose free count just went up, its bin locked, when it was full (it
  * joins the bin's list) or is now wholly free (it goes back to the page heap
  * unless the bin keeps it as a spare).  Returns false when it went back. */
@@ -185,12 +200,7 @@ static TCA_NOINLINE bool slab_settle(struct arena_bin *bin, struct span *slab, u
         bin->nempty++;
         return true;
     }
-    bin_list_remove(bin, slab);
-    bin->curslabs--;
-#if TCA_SECURE
-    secure_slab_unguard(slab);
-#endif
-    pageheap_free_span(slab);
+    bin_give_back(bin, slab, false);
     return false;
 }
 
@@ -320,13 +330,8 @@ static void bin_release_empty(struct arena_bin *bin, unsigned cls)
         next = slab->next;
         if (slab->nfree != sizeclass_table[cls].nslots)
             continue;
-        bin_list_remove(bin, slab);
         bin->nempty--;
-        bin->curslabs--;
-#if TCA_SECURE
-        secure_slab_unguard(slab);
-#endif
-        pageheap_free_idle_span(slab);
+        bin_give_back(bin, slab, true);
     }
 }
 
