@@ -3,11 +3,8 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <string.h>
-
 #include "arenas/arena.h"
 #include "init.h"
-#include "options.h"
 #include "os.h"
 
 /* The thread only sleeps, purges and walks bins: a small stack will do. */
@@ -63,13 +60,4 @@ void background_start(void)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
-}
-
-/* Before main(), so never inside an allocation; only when TCARENA_CONF names
- * the option, so other processes start for free. */
-__attribute__((constructor)) static void start_when_asked(void)
-{
-    const char *conf = options_environment();
-    if (conf && strstr(conf, "background_thread:") && tca_bootstrap() && tca_options.background_thread)
-        background_start();
 }

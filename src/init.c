@@ -5,8 +5,10 @@
 #include "init.h"
 
 #include <pthread.h>
+#include <string.h>
 
 #include "arenas/arena.h"
+#include "background.h"
 #include "base.h"
 #include "options.h"
 #include "os.h"
@@ -76,4 +78,18 @@ bool tca_bootstrap(void)
     }
     pthread_mutex_unlock(&boot_lock);
     return ready;
+}
+
+/* The allocator otherwise starts at the first allocation.  Two options need it
+ * at load, before main(), and only when TCARENA_CONF names them, so other
+ * processes keep starting for free: stats_print, whose exit report a program
+ * that never allocates (true(1)) would miss, and background_thread, which
+ * must not be created inside an allocation (see background.h). */
+__attribute__((constructor)) static void start_when_asked(void)
+{
+    const char *conf = options_environment();
+    if (!conf || !(strstr(conf, "stats_print:") || strstr(conf, "background_thread:")) || !tca_bootstrap())
+        return;
+    if (tca_options.background_thread)
+        background_start();
 }

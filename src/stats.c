@@ -541,13 +541,3 @@ static void print_at_exit(void)
 }
 
 void stats_print_at_exit(void) { atexit(print_at_exit); }
-
-/* The allocator starts at the first allocation, and registers the exit report
- * then; a program that never allocates (true(1)) would print nothing.  Only
- * when stats_print is named: other processes keep starting for free. */
-__attribute__((constructor)) static void start_when_stats_asked(void)
-{
-    const char *conf = options_environment();
-    if (conf && strstr(conf, "stats_print:"))
-        tca_bootstrap();
-}
