@@ -23,7 +23,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tcache *registry;
 static void **spare_slot_memory; /* slot arrays of exited threads, chained through slot 0 */
 static size_t slot_memory_len;   /* pointers per cache, all classes together */
-static unsigned caches_started;
+static unsigned threads_started;
 
 static void tcache_thread_exit(void *cache);
 
@@ -45,21 +45,12 @@ static void **slot_memory_get(void)
     return memory ? memory : base_alloc((slot_memory_len + 1) * sizeof(void *));
 }
 
-/* Sets up the calling thread's cache; false when it must stay in bypass mode. */
-static bool tcache_start(struct tcache *cache)
+/* Gives the calling thread its cache; false when it stays in bypass mode. */
+static bool tcache_activate(struct tcache *cache)
 {
-    if (!tca_bootstrap())
-        return false;
-    cache->state = TCACHE_BYPASS;
-#if TCA_SECURE
-    /* Every malloc and free goes to the arena, where the secure build's
-     * random slots, quarantine and double-free checks are.  Threads still
-     * spread over the per-CPU arenas once a second one allocates. */
-    if (__atomic_add_fetch(&caches_started, 1, __ATOMIC_RELAXED) >= 2)
-        topology_load(arena_count);
-    return false;
-#endif
-    if (!tca_options.tcache)
+    /* The secure build sends every malloc and free to the arena, where its
+     * random slots, quarantine and double-free checks are. */
+    if (TCA_SECURE || !tca_options.tcache)
         return false;
     void **memory = slot_memory_get();
     if (!memory)
@@ -78,17 +69,27 @@ static bool tcache_start(struct tcache *cache)
     if (registry)
         registry->prev = cache;
     registry = cache;
-    unsigned started = ++caches_started;
     pthread_mutex_unlock(&registry_lock);
     cache->state = TCACHE_ACTIVE;
     /* No destructor is registered for the main thread's exit() path; only
      * threads get one, and pthread_setspecific on an early key never allocates. */
     cache->registered = pthread_setspecific(tcache_exit_key, cache) == 0;
-    /* A second thread is allocating: now the CPU → arena map is worth reading.
-     * Here no lock is held, and this cache already serves hwloc's own mallocs. */
-    if (started >= 2)
-        topology_load(arena_count);
     return true;
+}
+
+/* Sets up the calling thread, cached or not; false when it must stay in bypass mode. */
+static bool tcache_start(struct tcache *cache)
+{
+    if (!tca_bootstrap())
+        return false;
+    cache->state = TCACHE_BYPASS;
+    bool active = tcache_activate(cache);
+    /* A second thread is allocating: now the CPU → arena map is worth reading,
+     * whether the threads cache or not.  Here no lock is held, and an active
+     * cache already serves hwloc's own mallocs. */
+    if (__atomic_add_fetch(&threads_started, 1, __ATOMIC_RELAXED) >= 2)
+        topology_load(arena_count);
+    return active;
 }
 
 static void **bin_end(const struct tcache *cache, unsigned cls)
@@ -299,5 +300,5 @@ void tcache_fork_child(void)
     registry = self->state == TCACHE_ACTIVE ? self : NULL;
     if (registry)
         registry->next = registry->prev = NULL;
-    caches_started = 1;
+    threads_started = 1;
 }
