@@ -34,10 +34,6 @@
 /* The decay purges what exceeds its allowance, split off a span's end, but
  * not in pieces smaller than this: each madvise is a system call. */
 #define PURGE_MIN_PAGES 64
-/* The background thread is worth a thread once this much has been freed to
- * the heap in all: a burst, or a process that churns (threads coming and
- * going).  Small programs never get one. */
-#define BACKGROUND_START_PAGES (((size_t)64 << 20) >> TCA_PAGE_SHIFT)
 /* The background thread with nothing dirty sleeps until woken by a free, or
  * this long (it looks at spare slabs, and whether it is the last thread left). */
 #define BACKGROUND_IDLE_MS 1000
@@ -71,7 +67,7 @@ struct span_chain {
 
 /* STARTING: a slow path is creating the thread (and stays there if it could
  * not: the slow paths keep purging, nobody tries again). */
-enum background_state { BACKGROUND_OFF, BACKGROUND_WANTED, BACKGROUND_STARTING, BACKGROUND_RUNNING };
+enum background_state { BACKGROUND_OFF, BACKGROUND_STARTING, BACKGROUND_RUNNING };
 /* decay_ms before the options are read. */
 #define DECAY_UNSET (-2L)
 
@@ -85,7 +81,6 @@ struct node_heap {
     struct span *spare;        /* span structs ready for reuse */
     size_t mapped_bytes, large_pages, slab_pages;
     size_t dirty_pages, returned_pages, purging_pages; /* free pages: listed dirty, returned, in flight */
-    size_t freed_total_pages;  /* every page ever freed to this heap */
     uint64_t epoch_ms, epoch_end_ms; /* epoch_ms 0: decay not started here yet */
     unsigned epoch;            /* index of the current epoch in freed[] */
     size_t freed[DECAY_STEPS]; /* pages freed per epoch, the last DECAY_STEPS epochs */
@@ -108,7 +103,6 @@ static struct {
 
 static void check_heap(struct node_heap *h);
 
-bool pageheap_background_wanted;
 
 /* The decay order and the purging list link through lru_next/lru_prev.
  * after: the span to follow, NULL for the head. */
@@ -496,16 +490,6 @@ static struct span *find_free_by_returning(struct node_heap *h, size_t npages)
     return NULL;
 }
 
-static void background_consider(const struct node_heap *h)
-{
-    enum background_state off = BACKGROUND_OFF;
-    if (__atomic_load_n(&shared.background, __ATOMIC_RELAXED) == BACKGROUND_OFF &&
-        tca_options.background_thread && decay_active() && h->freed_total_pages >= BACKGROUND_START_PAGES &&
-        __atomic_compare_exchange_n(&shared.background, &off, BACKGROUND_WANTED, false, __ATOMIC_RELAXED,
-                                    __ATOMIC_RELAXED))
-        __atomic_store_n(&pageheap_background_wanted, true, __ATOMIC_RELAXED);
-}
-
 /* Node ids beyond PAGEHEAP_NODES share a heap; a heap is counted in use before
  * its first span. */
 static struct node_heap *heap_of_node(int node)
@@ -608,8 +592,6 @@ static void free_span(struct span *span, bool idle)
     }
     span->zeroed = purged;
     span->arena = NULL;
-    h->freed_total_pages += span->npages;
-    background_consider(h);
     bool epoch_ended = decay_advance(h, os_clock_ms());
     if (!purged && !idle)
         h->freed[h->epoch] += span->npages;
@@ -677,10 +659,9 @@ bool pageheap_background_claim(void)
 {
     pthread_mutex_lock(&heaps[0].lock);
     enum background_state state = __atomic_load_n(&shared.background, __ATOMIC_RELAXED);
-    bool mine = state == BACKGROUND_WANTED || state == BACKGROUND_OFF;
+    bool mine = state == BACKGROUND_OFF;
     if (mine)
         __atomic_store_n(&shared.background, BACKGROUND_STARTING, __ATOMIC_RELAXED);
-    __atomic_store_n(&pageheap_background_wanted, false, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&heaps[0].lock);
     return mine;
 }
@@ -793,11 +774,9 @@ void pageheap_fork_child(void)
             insert_free(h, span, false);
         }
     }
-    /* The child's thread is asked for at its first free to the heap: a child
-     * that only execs never pays for one. */
+    /* The parent's thread is not in the child (see background.h). */
     shared.background = BACKGROUND_OFF;
     shared.background_idle = false;
-    pageheap_background_wanted = false;
 }
 
 static void check_failed(const char *what, const struct span *span)

@@ -89,11 +89,8 @@ size_t pageheap_purge(bool all);
 void pageheap_set_decay_ms(long ms);
 long pageheap_decay_ms(void);
 
-/* The background purge thread (src/background.c).  The heap sets
- * pageheap_background_wanted once the option is on and enough dirty memory
- * waits for the timer; the thread is then created from a slow path that holds
- * no lock.  claim() is true for the one caller that should create it. */
-extern bool pageheap_background_wanted;
+/* The background purge thread (src/background.c).  claim() is true for the
+ * one caller that should create it. */
 bool pageheap_background_claim(void);
 /* The thread's body: purges what is due, sleeps until the next step (or until
  * dirty pages appear), and again, forever. */
