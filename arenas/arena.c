@@ -210,8 +210,8 @@ static TCA_NOINLINE bool slab_settle(struct arena_bin *bin, struct span *slab, u
 static void slab_mark_free(struct arena_bin *bin, struct span *slab, uint64_t offset,
                            const struct sizeclass_info *info, unsigned cls)
 {
-    uint32_t slot = (uint32_t)((offset * info->div_magic) >> 32);
-    if ((uint64_t)slot * info->size != offset || slot >= info->nslots)
+    uint32_t slot = sizeclass_slot_of_offset(cls, offset);
+    if (slot >= info->nslots)
         flush_abort(bin, "free(): invalid pointer", (void *)(slab->start + offset), 0);
     uint64_t bit = (uint64_t)1 << (slot % 64);
     if (slab->free_slots[slot / 64] & bit)
