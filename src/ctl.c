@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "arenas/arena.h"
@@ -60,6 +61,12 @@ struct ctl_node {
 
 static pthread_mutex_t ctl_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static pthread_once_t ctl_fork_once = PTHREAD_ONCE_INIT;
+/* glibc mutexes are not fair: threads that refresh statistics in a loop can
+ * re-take ctl_lock for seconds while fork() waits for it in fork_prepare.  A
+ * fork announces itself here and new ctl callers step aside until it is done
+ * (callers already inside, counted by ctl_depth, go on: they hold the lock). */
+static unsigned forks_waiting;
+static __thread unsigned ctl_depth __attribute__((tls_model("initial-exec")));
 static struct tca_stats snapshot;
 static uint64_t epoch;
 
@@ -474,9 +481,39 @@ static int component_number(const struct ctl_node *node, const char *text, size_
     return 0;
 }
 
-static void fork_prepare(void) { pthread_mutex_lock(&ctl_lock); }
-static void fork_parent(void) { pthread_mutex_unlock(&ctl_lock); }
-static void fork_child(void) { ctl_lock = (pthread_mutex_t)PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP; }
+static void fork_prepare(void)
+{
+    __atomic_add_fetch(&forks_waiting, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&ctl_lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&ctl_lock);
+    __atomic_sub_fetch(&forks_waiting, 1, __ATOMIC_SEQ_CST);
+}
+
+static void fork_child(void)
+{
+    ctl_lock = (pthread_mutex_t)PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+    forks_waiting = 0;
+    ctl_depth = 0;
+}
+
+static void ctl_lock_take(void)
+{
+    if (!ctl_depth)
+        while (__atomic_load_n(&forks_waiting, __ATOMIC_SEQ_CST))
+            sched_yield();
+    pthread_mutex_lock(&ctl_lock);
+    ctl_depth++;
+}
+
+static void ctl_lock_release(void)
+{
+    ctl_depth--;
+    pthread_mutex_unlock(&ctl_lock);
+}
 
 /* Handlers registered later run their prepare step earlier, so ctl_lock is
  * taken before the allocator's locks: ctl holds it while taking those. */
@@ -489,10 +526,10 @@ static bool ctl_enter(void)
     if (!tca_bootstrap())
         return false;
     pthread_once(&ctl_fork_once, register_fork_handlers);
-    pthread_mutex_lock(&ctl_lock);
+    ctl_lock_take();
     if (!snapshot.arenas) {
         if (!stats_init(&snapshot)) {
-            pthread_mutex_unlock(&ctl_lock);
+            ctl_lock_release();
             return false;
         }
         stats_collect(&snapshot);
@@ -546,7 +583,7 @@ int tca_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
         return EAGAIN;
     struct ctl_io io = {.oldp = oldp, .oldlenp = oldlenp, .newp = newp, .newlen = newlen};
     int err = node->handler(&path, &io);
-    pthread_mutex_unlock(&ctl_lock);
+    ctl_lock_release();
     return err;
 }
 
@@ -573,7 +610,7 @@ void tca_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, con
     stats_collect(&snapshot);
     epoch++;
     stats_print(&snapshot, epoch, write_cb ? write_cb : write_stderr, cbopaque, opts);
-    pthread_mutex_unlock(&ctl_lock);
+    ctl_lock_release();
 }
 
 #if TCA_EXPORT_MALLCTL
