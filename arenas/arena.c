@@ -289,6 +289,21 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
         bin_unlock_after_flush(locked, nblocks);
 }
 
+bool arena_block_is_free(const void *ptr, unsigned cls)
+{
+    struct span *slab = pagemap_span_of(ptr);
+    if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls)
+        os_fatal_pointer("free(): invalid pointer", ptr, 0);
+    struct arena_bin *bin = &slab->arena->bins[cls];
+    bin_lock(bin);
+    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start);
+    if (slot >= sizeclass_table[cls].nslots)
+        flush_abort(bin, "free(): invalid pointer", ptr, 0);
+    bool is_free = slab->free_slots[slot / 64] >> (slot % 64) & 1;
+    pthread_mutex_unlock(&bin->lock);
+    return is_free;
+}
+
 void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero)
 {
     /* posix_memalign(&p, 1 << 20, 0) lands here: a block still takes a page. */

@@ -62,6 +62,10 @@ unsigned arena_spare_slabs(unsigned cls);
  * is.  Aborts on a pointer that is no block of class cls or already free. */
 void arena_flush(unsigned cls, void *const *blocks, unsigned n);
 
+/* Whether ptr, a block of class cls, is free in its slab (the slab's bin
+ * locked for the look).  Aborts on a pointer that is no block of class cls. */
+bool arena_block_is_free(const void *ptr, unsigned cls);
+
 /* Page runs for sizes above TCA_SMALL_MAX or alignments above a page. */
 void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero);
 void arena_free_large(struct span *span);

@@ -144,6 +144,7 @@ void *tcache_alloc_slow(size_t size)
         if (arena_refill(arena_current(), cls, &block, 1) == 0)
             goto out_of_memory;
         cache->uncached_allocated += sizeclass_size(cls);
+        *tcache_block_mark(block) = 0;
         return block;
     }
     void **end = bin_end(cache, cls);
@@ -156,6 +157,10 @@ void *tcache_alloc_slow(size_t size)
             goto out_of_memory;
         if (got < want)
             memmove(end - got, end - want, got * sizeof(void *));
+        /* Marked like freed blocks: a free of one of them (a pointer just
+         * past a block, say) is then caught as the free of a free block. */
+        for (void **slot = end - got; slot < end; slot++)
+            *tcache_block_mark(*slot) = TCACHE_FREE_MARK;
         cache->nrefilled[cls] += got;
         cache->head[cls] = end - got;
     }
@@ -164,15 +169,45 @@ void *tcache_alloc_slow(size_t size)
      * pops stay on the fast path. */
     cache->low_water[cls] = end;
     cache->nmalloc[cls]++;
-    return *cache->head[cls]++;
+    block = *cache->head[cls]++;
+    *tcache_block_mark(block) = 0;
+    return block;
 
 out_of_memory:
     errno = ENOMEM;
     return NULL;
 }
 
+/* Whether some thread's cache holds ptr in its bin of class cls.  Other
+ * threads' bins are read while their owners push and pop: a block can be
+ * missed, never falsely found (a block a thread has handed out lies outside
+ * its bin [head, end), and was handed out before it could reach us). */
+static __attribute__((no_sanitize("thread"))) bool caches_hold(const void *ptr, unsigned cls)
+{
+    bool found = false;
+    pthread_mutex_lock(&registry_lock);
+    for (const struct tcache *cache = registry; cache && !found; cache = cache->next) {
+        void **end = bin_end(cache, cls);
+        for (void **slot = __atomic_load_n(&cache->head[cls], __ATOMIC_RELAXED); slot < end && !found; slot++)
+            found = *slot == ptr;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
+/* ptr carries the free mark: it is free already, in a thread cache or in its
+ * slab, or the program's data happened to match the mark and the free goes on. */
+static void check_marked_free(void *ptr, unsigned cls)
+{
+    if (arena_block_is_free(ptr, cls) || caches_hold(ptr, cls))
+        os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
+}
+
 void tcache_free_slow(void *ptr, unsigned cls)
 {
+    if (*tcache_block_mark(ptr) == TCACHE_FREE_MARK)
+        check_marked_free(ptr, cls);
+    *tcache_block_mark(ptr) = TCACHE_FREE_MARK;
     struct tcache *cache = &tcache_tls;
     bool first_call = cache->state == TCACHE_UNINIT;
     if (first_call)
@@ -187,8 +222,6 @@ void tcache_free_slow(void *ptr, unsigned cls)
         cache->uncached_deallocated += sizeclass_size(cls);
         return;
     }
-    if (cache->head[cls] != bin_end(cache, cls) && *cache->head[cls] == ptr)
-        os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
 #if TCA_CHECKED
     tcache_check_free(ptr, cls);
 #endif
