@@ -157,10 +157,6 @@ void *tcache_alloc_slow(size_t size)
             goto out_of_memory;
         if (got < want)
             memmove(end - got, end - want, got * sizeof(void *));
-        /* Marked like freed blocks: a free of one of them (a pointer just
-         * past a block, say) is then caught as the free of a free block. */
-        for (void **slot = end - got; slot < end; slot++)
-            *tcache_block_mark(*slot) = TCACHE_FREE_MARK;
         cache->nrefilled[cls] += got;
         cache->head[cls] = end - got;
     }

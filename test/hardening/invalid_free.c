@@ -3,10 +3,9 @@
  * must die of SIGABRT after one "tcarena: ..." line naming the pointer.
  * Default build: every free of a small block that is free already, wherever
  * it lies (the thread's cache, another thread's, its slab) and whatever was
- * freed in between; the free of a cached block never handed out; any pointer
- * the pagemap does not know or that is inside a large block.  A
- * -Dchecked=true build also catches an interior pointer of a small block at
- * once.  Program data that looks like the free mark is no double free. */
+ * freed in between; any pointer the pagemap does not know or that is inside a
+ * large block.  A -Dchecked=true build also catches, at once, a pointer into
+ * a slab that was never handed out: an interior pointer, a block still free.  Program data that looks like the free mark is no double free. */
 #include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -96,10 +95,6 @@ int main(void)
         check_mark_lookalike(sizes[i]);
     }
 
-    /* The block after one just handed out: free, and in this thread's cache. */
-    char *first = malloc(64);
-    check_aborts(free_once, first + malloc_usable_size(first), NULL, first + malloc_usable_size(first));
-    free(first);
 
     void *mapped = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(mapped != MAP_FAILED);
@@ -119,6 +114,9 @@ int main(void)
         char *small = malloc(200);
         check_aborts(free_once, small + 16, "invalid", small + 16);
         check_aborts(free_once, small + 1, "invalid", small + 1);
+        /* The block after it: never handed out, waiting in this thread's cache. */
+        char *next = small + malloc_usable_size(small);
+        check_aborts(free_once, next, NULL, next);
         free(small);
     }
     return 0;
