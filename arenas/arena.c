@@ -210,13 +210,13 @@ static TCA_NOINLINE bool slab_settle(struct arena_bin *bin, struct span *slab, u
 static void slab_mark_free(struct arena_bin *bin, struct span *slab, uint64_t offset,
                            const struct sizeclass_info *info, unsigned cls)
 {
-    uint32_t slot = sizeclass_slot_of_offset(cls, offset);
-    if (slot >= info->nslots)
+    uint32_t slot = (uint32_t)((offset * info->div_magic) >> 32);
+    if (TCA_UNLIKELY((uint64_t)slot * info->size != offset))
         flush_abort(bin, "free(): invalid pointer", (void *)(slab->start + offset), 0);
-    uint64_t bit = (uint64_t)1 << (slot % 64);
-    if (slab->free_slots[slot / 64] & bit)
+    uint64_t word = slab->free_slots[slot / 64], bit = (uint64_t)1 << (slot % 64);
+    if (TCA_UNLIKELY(word & bit))
         flush_abort(bin, "double free of", (void *)(slab->start + offset), cls);
-    slab->free_slots[slot / 64] |= bit;
+    slab->free_slots[slot / 64] = word | bit;
 }
 
 /* Counts n blocks just marked free in slab; false when the slab went back to
@@ -240,53 +240,56 @@ static void bin_unlock_after_flush(struct arena_bin *bin, uint64_t nblocks)
 void arena_flush(unsigned cls, void *const *blocks, unsigned n)
 {
     const struct sizeclass_info info = sizeclass_table[cls]; /* a copy the loop keeps in registers */
-    size_t slab_bytes = (size_t)info.slab_pages << TCA_PAGE_SHIFT;
+    /* Offsets at or past the slots' end send a block to the lookup: the
+     * slab changed, or the pointer is bad (the lookup then aborts). */
+    const uint64_t slots_bytes = (uint64_t)info.nslots * info.size;
     struct arena_bin *locked = NULL;
     struct span *slab = NULL;
-    uintptr_t slab_start = 0;
-    uint64_t nblocks = 0; /* put back under the current lock */
-    unsigned run = 0;     /* marked free in slab since it was looked up, not yet counted */
+    uintptr_t slab_start = 0; /* with no slab, every offset is out of range */
+    unsigned lock_start = 0;  /* blocks [lock_start, i) were put back under the current lock */
+    unsigned run_start = 0;   /* blocks [run_start, i) were marked free in slab, not yet counted */
     for (unsigned i = 0; i < n; i++) {
-        void *block = blocks[i];
-        uint64_t offset = (uintptr_t)block - slab_start;
+        uint64_t offset = (uintptr_t)blocks[i] - slab_start;
         /* Blocks flushed together mostly come from one slab: look up only on a change. */
-        if (!slab || offset >= slab_bytes) {
-            if (run)
-                slab_add_free(locked, slab, run, cls);
-            run = 0;
-            slab = pagemap_span_of(block);
-            if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls)
-                flush_abort(locked, "free(): invalid pointer", block, 0);
+        if (TCA_UNLIKELY(offset >= slots_bytes)) {
+            if (i > run_start)
+                slab_add_free(locked, slab, i - run_start, cls);
+            run_start = i;
+            slab = pagemap_span_of(blocks[i]);
+            if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls ||
+                (uintptr_t)blocks[i] - slab->start >= slots_bytes)
+                flush_abort(locked, "free(): invalid pointer", blocks[i], 0);
             struct arena_bin *bin = &slab->arena->bins[cls];
             if (bin != locked) {
                 if (locked)
-                    bin_unlock_after_flush(locked, nblocks);
+                    bin_unlock_after_flush(locked, i - lock_start);
                 bin_lock(bin);
                 locked = bin;
-                nblocks = 0;
+                lock_start = i;
             }
             slab_start = slab->start;
-            offset = (uintptr_t)block - slab_start;
+            offset = (uintptr_t)blocks[i] - slab_start;
         }
-        nblocks++;
 #if TCA_SECURE
         /* The block stays in quarantine; the one it pushes out goes back. */
-        void *leaving = quarantine_swap(locked, slab, &info, cls, block);
+        void *leaving = quarantine_swap(locked, slab, &info, cls, blocks[i]);
+        run_start = i + 1; /* counted here, one block at a time */
         if (leaving) {
             struct span *home = pagemap_span_of(leaving);
             slab_mark_free(locked, home, (uintptr_t)leaving - home->start, &info, cls);
-            if (!slab_add_free(locked, home, 1, cls) && home == slab)
+            if (!slab_add_free(locked, home, 1, cls) && home == slab) {
                 slab = NULL;
+                slab_start = 0;
+            }
         }
 #else
         slab_mark_free(locked, slab, offset, &info, cls);
-        run++;
 #endif
     }
-    if (run)
-        slab_add_free(locked, slab, run, cls);
+    if (n > run_start)
+        slab_add_free(locked, slab, n - run_start, cls);
     if (locked)
-        bin_unlock_after_flush(locked, nblocks);
+        bin_unlock_after_flush(locked, n - lock_start);
 }
 
 bool arena_block_is_free(const void *ptr, unsigned cls)

@@ -28,10 +28,11 @@ static void sizeclass_set(unsigned cls, uint32_t size)
     uint32_t slots = (uint32_t)(info->slab_pages * TCA_PAGE_SIZE / size);
     info->nslots = slots > TCA_SLAB_MAX_SLOTS ? TCA_SLAB_MAX_SLOTS : slots;
     info->div_magic = (uint32_t)(((uint64_t)1 << 32) / size + 1);
-    /* Cache about 64 KiB per class, but at least 8 and at most 512 blocks. */
-    uint32_t cap = 65536 / size;
+    /* Cache about 64 KiB per class (8 to 512 blocks), growing to 512 KiB
+     * (8 to 8192 blocks) in a thread that recycles bigger batches. */
+    uint32_t cap = 65536 / size, cap_max = 8 * cap;
     info->tcache_cap = (uint16_t)(cap < 8 ? 8 : cap > 512 ? 512 : cap);
-    info->refill = (uint16_t)(info->tcache_cap / 2);
+    info->tcache_cap_max = (uint16_t)(cap_max < 8 ? 8 : cap_max > 8192 ? 8192 : cap_max);
 }
 
 void sizeclass_init(void)

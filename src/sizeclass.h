@@ -14,8 +14,8 @@ struct sizeclass_info {
     uint32_t slab_pages;  /* pages per slab */
     uint32_t nslots;      /* blocks per slab, ≤ TCA_SLAB_MAX_SLOTS */
     uint32_t div_magic;   /* offset * div_magic >> 32 == offset / size for block starts */
-    uint16_t tcache_cap;  /* most blocks a thread cache keeps */
-    uint16_t refill;      /* blocks fetched from the arena per miss */
+    uint16_t tcache_cap;     /* blocks a thread cache keeps at first */
+    uint16_t tcache_cap_max; /* what the bin grows to for a thread that frees in bursts */
 };
 
 /* size → class for size ≤ TCA_SMALL_MAX, indexed by the size itself: one load,

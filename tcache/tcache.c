@@ -22,15 +22,19 @@ static pthread_key_t tcache_exit_key;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tcache *registry;
 static void **spare_slot_memory; /* slot arrays of exited threads, chained through slot 0 */
-static size_t slot_memory_len;   /* pointers per cache, all classes together */
+/* Bin cls may use slots [bin_offset[cls], bin_offset[cls + 1]) of its cache's
+ * slot array: room for tcache_cap_max blocks, of which the bin's capacity
+ * (end - full[cls]) starts at tcache_cap and grows as the thread needs. */
+static uint32_t bin_offset[TCA_NCLASSES + 1];
 static unsigned threads_started;
 
 static void tcache_thread_exit(void *cache);
 
 bool tcache_boot(void)
 {
+    bin_offset[1] = 0;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-        slot_memory_len += sizeclass_table[cls].tcache_cap;
+        bin_offset[cls + 1] = bin_offset[cls] + sizeclass_table[cls].tcache_cap_max;
     return pthread_key_create(&tcache_exit_key, tcache_thread_exit) == 0;
 }
 
@@ -41,8 +45,7 @@ static void **slot_memory_get(void)
     if (memory)
         spare_slot_memory = memory[0];
     pthread_mutex_unlock(&registry_lock);
-    /* One slot more: the free fast path reads the slot at head even when the last bin is empty. */
-    return memory ? memory : base_alloc((slot_memory_len + 1) * sizeof(void *));
+    return memory ? memory : base_alloc(bin_offset[TCA_NCLASSES] * sizeof(void *));
 }
 
 /* Gives the calling thread its cache; false when it stays in bypass mode. */
@@ -57,12 +60,10 @@ static bool tcache_activate(struct tcache *cache)
         return false;
     cache->slot_memory = memory;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
-        cache->full[cls] = memory;
-        memory += sizeclass_table[cls].tcache_cap;
-        cache->head[cls] = cache->low_water[cls] = memory;
+        void **end = memory + bin_offset[cls + 1];
+        cache->full[cls] = end - sizeclass_table[cls].tcache_cap;
+        cache->head[cls] = cache->low_water[cls] = end;
     }
-    cache->slots_end = memory;
-    *memory = NULL;
     pthread_mutex_lock(&registry_lock);
     cache->next = registry;
     cache->prev = NULL;
@@ -92,12 +93,14 @@ static bool tcache_start(struct tcache *cache)
     return active;
 }
 
-static void **bin_end(const struct tcache *cache, unsigned cls)
+static void **bin_end(const struct tcache *cache, unsigned cls) { return cache->slot_memory + bin_offset[cls + 1]; }
+
+unsigned tcache_bin_capacity(const struct tcache *cache, unsigned cls)
 {
-    return cls + 1 < TCA_NCLASSES ? cache->full[cls + 1] : cache->slots_end;
+    return (unsigned)(bin_end(cache, cls) - cache->full[cls]);
 }
 
-static unsigned bin_count(const struct tcache *cache, unsigned cls)
+unsigned tcache_bin_count(const struct tcache *cache, unsigned cls)
 {
     return (unsigned)(bin_end(cache, cls) - cache->head[cls]);
 }
@@ -107,21 +110,47 @@ static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n)
 {
     arena_flush(cls, bin_end(cache, cls) - n, n);
     cache->nflushed[cls] += n;
-    memmove(cache->head[cls] + n, cache->head[cls], (bin_count(cache, cls) - n) * sizeof(void *));
+    memmove(cache->head[cls] + n, cache->head[cls], (tcache_bin_count(cache, cls) - n) * sizeof(void *));
     cache->head[cls] += n;
     if (cache->low_water[cls] < cache->head[cls])
         cache->low_water[cls] = cache->head[cls];
 }
 
+/* A full bin doubles its capacity, up to the class's maximum, instead of
+ * flushing, when the thread allocated at least a bin's worth of the class
+ * since the bin last overflowed: it frees and allocates again in batches
+ * bigger than the bin (a request's objects, a tree torn down and rebuilt),
+ * and the batch then stays in the cache.  A thread that only frees (blocks
+ * another thread allocated) keeps its bin small and flushes.  False when the
+ * bin does not grow. */
+static bool bin_grow(struct tcache *cache, unsigned cls)
+{
+    void **start = cache->slot_memory + bin_offset[cls];
+    unsigned room = (unsigned)(cache->full[cls] - start), capacity = tcache_bin_capacity(cache, cls);
+    uint64_t allocated = cache->nmalloc[cls] - cache->nmalloc_at_overflow[cls];
+    cache->nmalloc_at_overflow[cls] = cache->nmalloc[cls];
+    if (!room || allocated < capacity)
+        return false;
+    cache->full[cls] -= capacity < room ? capacity : room;
+    return true;
+}
+
 /* One class per step: hand back three quarters of what the bin held unused
- * since the last step, so idle classes drain and busy ones keep their blocks. */
+ * since the last step, so idle classes drain and busy ones keep their blocks;
+ * a grown bin that left blocks unused shrinks back by half. */
 static void tcache_gc_step(struct tcache *cache)
 {
     unsigned cls = cache->gc_next_class ? cache->gc_next_class : 1;
     cache->gc_next_class = (uint16_t)(cls + 1 < TCA_NCLASSES ? cls + 1 : 1);
     unsigned unused = (unsigned)(bin_end(cache, cls) - cache->low_water[cls]);
-    if (unused)
+    if (unused) {
         bin_flush_oldest(cache, cls, unused - unused / 4);
+        unsigned capacity = tcache_bin_capacity(cache, cls) / 2, held = tcache_bin_count(cache, cls);
+        if (capacity < held)
+            capacity = held;
+        if (capacity >= sizeclass_table[cls].tcache_cap)
+            cache->full[cls] = bin_end(cache, cls) - capacity;
+    }
     cache->low_water[cls] = cache->head[cls];
 }
 
@@ -150,7 +179,7 @@ void *tcache_alloc_slow(size_t size)
     void **end = bin_end(cache, cls);
     if (cache->head[cls] == end) {
         slow_event(cache);
-        unsigned want = sizeclass_table[cls].refill;
+        unsigned want = sizeclass_table[cls].tcache_cap / 2;
         /* The arena hands out blocks in address order; they are popped in that order. */
         unsigned got = arena_refill(arena_current(), cls, end - want, want);
         if (got == 0)
@@ -223,9 +252,9 @@ void tcache_free_slow(void *ptr, unsigned cls)
 #endif
     if (cache->head[cls] == cache->full[cls]) {
         slow_event(cache);
-        unsigned cap = sizeclass_table[cls].tcache_cap;
-        if (cache->head[cls] == cache->full[cls])
-            bin_flush_oldest(cache, cls, cap - cap / 2);
+        unsigned capacity = tcache_bin_capacity(cache, cls);
+        if (cache->head[cls] == cache->full[cls] && !bin_grow(cache, cls))
+            bin_flush_oldest(cache, cls, capacity - capacity / 2);
     }
     *--cache->head[cls] = ptr;
 }
@@ -235,8 +264,8 @@ void tcache_flush_all(struct tcache *cache)
     if (cache->state != TCACHE_ACTIVE)
         return;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-        if (bin_count(cache, cls))
-            bin_flush_oldest(cache, cls, bin_count(cache, cls));
+        if (tcache_bin_count(cache, cls))
+            bin_flush_oldest(cache, cls, tcache_bin_count(cache, cls));
 }
 
 /* Thread exit: give everything back and leave the cache in bypass mode, so
@@ -265,7 +294,7 @@ static void tcache_thread_exit(void *arg)
     memset(cache->nmalloc, 0, sizeof cache->nmalloc);
     memset(cache->nrefilled, 0, sizeof cache->nrefilled);
     memset(cache->nflushed, 0, sizeof cache->nflushed);
-    cache->slots_end = NULL;
+    memset(cache->nmalloc_at_overflow, 0, sizeof cache->nmalloc_at_overflow);
     cache->slot_memory = NULL;
     cache->state = TCACHE_BYPASS;
 }
@@ -300,7 +329,7 @@ uint64_t tcache_thread_deallocated(const struct tcache *cache)
     uint64_t bytes = cache->uncached_deallocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += (bin_count(cache, cls) - cache->nrefilled[cls] + cache->nmalloc[cls] +
+            bytes += (tcache_bin_count(cache, cls) - cache->nrefilled[cls] + cache->nmalloc[cls] +
                       cache->nflushed[cls]) * sizeclass_size(cls);
     return bytes;
 }

@@ -25,9 +25,9 @@ struct tcache {
                                      * the bin was drained past the mark; pops trap once) */
     void **full[TCA_NCLASSES];      /* head at capacity: the stack's first slot */
     uint64_t nmalloc[TCA_NCLASSES]; /* blocks handed out: the one counter on a fast path */
-    void **slots_end;               /* end of the last bin's stack */
     /* Slow-path counts from which thread.allocated and thread.deallocated follow. */
     uint64_t nrefilled[TCA_NCLASSES], nflushed[TCA_NCLASSES];
+    uint64_t nmalloc_at_overflow[TCA_NCLASSES]; /* nmalloc when the bin last overflowed */
     uint64_t uncached_allocated, uncached_deallocated; /* bytes: large, or no cache */
     uint8_t state;
     uint8_t registered;
@@ -120,6 +120,11 @@ TCA_INLINE bool tcache_free(void *ptr, unsigned cls)
     return true;
 }
 
+/* Blocks in bin cls of an active cache, and the bin's capacity now: it starts
+ * at the class's tcache_cap and grows to tcache_cap_max while the thread's
+ * frees overflow it; GC shrinks it again. */
+unsigned tcache_bin_count(const struct tcache *cache, unsigned cls);
+unsigned tcache_bin_capacity(const struct tcache *cache, unsigned cls);
 /* Returns every cached block to the arenas (thread.tcache.flush, thread exit). */
 void tcache_flush_all(struct tcache *cache);
 /* Bytes this thread has allocated and freed (thread.allocated / thread.deallocated);

@@ -42,7 +42,7 @@ static void check_slab_geometry(void)
         const struct sizeclass_info *info = &sizeclass_table[cls];
         CHECK(info->nslots >= 1 && info->nslots <= TCA_SLAB_MAX_SLOTS);
         CHECK((size_t)info->nslots * info->size <= info->slab_pages * TCA_PAGE_SIZE);
-        CHECK(info->refill >= 1 && info->refill <= info->tcache_cap);
+        CHECK(info->tcache_cap >= 8 && info->tcache_cap <= info->tcache_cap_max);
         size_t slab_bytes = info->slab_pages * TCA_PAGE_SIZE;
         for (size_t offset = 0; offset < slab_bytes; offset++) {
             uint32_t expected = offset % info->size == 0 ? (uint32_t)(offset / info->size) : UINT32_MAX;

@@ -1,5 +1,6 @@
 /* Thread caches: hits and misses through malloc/free, refill and flush sizes,
- * flush_all, the per-thread allocated/deallocated counts, idle bins shrinking,
+ * bins growing for threads that recycle batches (not for threads that only
+ * free), flush_all, the per-thread allocated/deallocated counts, idle bins shrinking,
  * everything returned at thread exit, and a thread allocating after its cache
  * was torn down. */
 #include <pthread.h>
@@ -13,9 +14,7 @@
 
 static unsigned cached(unsigned cls)
 {
-    const struct tcache *cache = &tcache_tls;
-    void **end = cls + 1 < TCA_NCLASSES ? cache->full[cls + 1] : cache->slots_end;
-    return (unsigned)(end - cache->head[cls]);
+    return tcache_tls.state == TCACHE_ACTIVE ? tcache_bin_count(&tcache_tls, cls) : 0;
 }
 
 /* Blocks of class cls handed out by the arenas and not yet returned to them. */
@@ -40,23 +39,30 @@ static void check_hits_and_misses(void)
 
     void *first = malloc(100);
     CHECK(tcache_tls.state == TCACHE_ACTIVE);
-    CHECK(cached(cls) == info->refill - 1u);
+    CHECK(tcache_bin_capacity(&tcache_tls, cls) == info->tcache_cap);
+    CHECK(cached(cls) == info->tcache_cap / 2 - 1u);
     free(first);
-    CHECK(cached(cls) == info->refill);
+    CHECK(cached(cls) == info->tcache_cap / 2);
     CHECK(malloc(100) == first); /* last in, first out */
     free(first);
 
-    /* Freeing past capacity flushes half the bin; it never holds more than cap. */
-    unsigned count = 2u * info->tcache_cap + 1;
+    /* Freeing past capacity flushes half the bin, or doubles the capacity (up
+     * to the class's maximum) when the thread allocated a bin's worth since
+     * the last overflow: batches of its own blocks bigger than the bin. */
+    unsigned count = 2u * info->tcache_cap_max + 1;
     void **blocks = calloc(count, sizeof(void *));
-    for (unsigned i = 0; i < count; i++)
-        CHECK((blocks[i] = malloc(100)) && pagemap_class_of(blocks[i]) == cls);
     uint64_t flushed = tcache_tls.nflushed[cls];
-    for (unsigned i = 0; i < count; i++) {
-        free(blocks[i]);
-        CHECK(cached(cls) <= info->tcache_cap);
+    for (int round = 0; round < 8; round++) {
+        for (unsigned i = 0; i < count; i++)
+            CHECK((blocks[i] = malloc(100)) && pagemap_class_of(blocks[i]) == cls);
+        for (unsigned i = 0; i < count; i++) {
+            free(blocks[i]);
+            CHECK(cached(cls) <= tcache_bin_capacity(&tcache_tls, cls));
+            CHECK(tcache_bin_capacity(&tcache_tls, cls) <= info->tcache_cap_max);
+        }
     }
-    CHECK(tcache_tls.nflushed[cls] - flushed >= count - info->tcache_cap);
+    CHECK(tcache_bin_capacity(&tcache_tls, cls) == info->tcache_cap_max);
+    CHECK(tcache_tls.nflushed[cls] - flushed >= count - info->tcache_cap_max);
     free(blocks);
 
     uint64_t outstanding = arena_outstanding(cls);
@@ -86,10 +92,15 @@ static void check_thread_counts(void)
     CHECK(tcache_thread_allocated(cache) == allocated && tcache_thread_deallocated(cache) == deallocated);
 }
 
-/* A bin left alone while other classes keep taking slow paths gives blocks back. */
+/* A bin left alone while other classes keep taking slow paths gives blocks
+ * back, and a bin that grew (check_hits_and_misses) shrinks again. */
 static void check_idle_bin_shrinks(void)
 {
-    unsigned idle = sizeclass_of(5000), busy = sizeclass_of(16);
+    unsigned idle = sizeclass_of(5000), busy = sizeclass_of(16), grown = sizeclass_of(100);
+    unsigned grown_capacity = tcache_bin_capacity(&tcache_tls, grown);
+    CHECK(grown_capacity > sizeclass_table[grown].tcache_cap);
+    void *refill_grown = malloc(100);
+    free(refill_grown);
     void *blocks[8];
     for (int i = 0; i < 8; i++)
         blocks[i] = malloc(5000);
@@ -97,7 +108,7 @@ static void check_idle_bin_shrinks(void)
         free(blocks[i]);
     unsigned held = cached(idle);
     CHECK(held >= 8);
-    size_t count = (size_t)sizeclass_table[busy].refill * 4 * TCA_NCLASSES * 32;
+    size_t count = (size_t)sizeclass_table[busy].tcache_cap_max * 4 * TCA_NCLASSES * 32;
     void **many = malloc(count * sizeof(void *));
     for (size_t i = 0; i < count; i++)
         many[i] = malloc(16);
@@ -105,6 +116,7 @@ static void check_idle_bin_shrinks(void)
         free(many[i]);
     free(many);
     CHECK(cached(idle) < held);
+    CHECK(tcache_bin_capacity(&tcache_tls, grown) < grown_capacity);
 }
 
 static pthread_key_t late_key;
@@ -161,6 +173,33 @@ static void check_thread_exit(void)
     }
 }
 
+/* A thread that only frees blocks another thread allocated (a consumer)
+ * flushes its overflows and keeps its bin at the first capacity. */
+static void *free_all(void *arg)
+{
+    void **blocks = arg;
+    unsigned cls = pagemap_class_of(blocks[0]);
+    for (unsigned i = 0; blocks[i]; i++) {
+        free(blocks[i]);
+        CHECK(tcache_bin_capacity(&tcache_tls, cls) == sizeclass_table[cls].tcache_cap);
+    }
+    return NULL;
+}
+
+static void check_consumer_bin_stays(void)
+{
+    unsigned cls = sizeclass_of(300), count = 4u * sizeclass_table[cls].tcache_cap_max;
+    void **blocks = calloc(count + 1, sizeof(void *));
+    for (int round = 0; round < 3; round++) {
+        for (unsigned i = 0; i < count; i++)
+            CHECK((blocks[i] = malloc(300)) != NULL);
+        pthread_t thread;
+        CHECK(pthread_create(&thread, NULL, free_all, blocks) == 0);
+        CHECK(pthread_join(thread, NULL) == 0);
+    }
+    free(blocks);
+}
+
 int main(void)
 {
 #if TCA_SECURE
@@ -171,5 +210,6 @@ int main(void)
     check_thread_counts();
     check_idle_bin_shrinks();
     check_thread_exit();
+    check_consumer_bin_stays();
     return 0;
 }
