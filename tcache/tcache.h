@@ -12,9 +12,9 @@
 #include "src/sizeclass.h"
 
 /* Bin cls is a stack of pointers in [full[cls], end): push moves head[cls]
- * down, pop moves it up; the end is the next bin's full (slots_end for the
- * last).  Comparing head against one precomputed mark is each fast path's only
- * test.  The fields are arrays indexed by class, not an array of structs: on
+ * down, pop moves it up; the end is fixed (tcache.c places the bins), full
+ * moves down when the bin grows.  Comparing head against one precomputed mark
+ * is each fast path's only bin test.  The fields are arrays indexed by class, not an array of structs: on
  * x86-64 every fast-path access is then one %fs-relative operand with the
  * class as a scaled index, and no bin address has to be computed. */
 enum tcache_state { TCACHE_UNINIT = 0, TCACHE_ACTIVE, TCACHE_BYPASS };
