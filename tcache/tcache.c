@@ -232,7 +232,9 @@ void tcache_free_slow(void *ptr, unsigned cls)
 {
     if (*tcache_block_mark(ptr) == TCACHE_FREE_MARK)
         check_marked_free(ptr, cls);
-    *tcache_block_mark(ptr) = TCACHE_FREE_MARK;
+    /* The secure build's quarantine keeps a mark of its own in that word. */
+    if (!TCA_SECURE)
+        *tcache_block_mark(ptr) = TCACHE_FREE_MARK;
     struct tcache *cache = &tcache_tls;
     bool first_call = cache->state == TCACHE_UNINIT;
     if (first_call)
