@@ -28,6 +28,7 @@ struct arena *arena_get(unsigned index)
     if (!arena && (arena = base_alloc(sizeof *arena))) {
         for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
             pthread_mutex_init(&arena->bins[cls].lock, NULL);
+        pthread_mutex_init(&arena->large_cache_lock, NULL);
         arena->index = index;
         __atomic_store_n(&arena_table[index], arena, __ATOMIC_RELEASE);
     }
@@ -307,26 +308,102 @@ bool arena_block_is_free(const void *ptr, unsigned cls)
     return is_free;
 }
 
+/* Whether a large run of npages pages may wait in an arena's cache: not when
+ * freed memory must go back at once (decay_ms 0), and not on a machine of
+ * several NUMA nodes, where a run goes back to its own node's heap. */
+static bool large_cacheable(size_t npages)
+{
+    return npages <= ARENA_LARGE_CACHE_MAX_PAGES && pageheap_decay_ms() != 0 && topology_numa_nodes() <= 1;
+}
+
+/* The newest cached run of npages to npages + 1/4 pages, taken out; NULL if none. */
+static struct span *large_cache_take(struct arena *arena, size_t npages)
+{
+    struct span *found = NULL;
+    pthread_mutex_lock(&arena->large_cache_lock);
+    for (unsigned i = arena->large_cache_count; i-- > 0;) {
+        struct span *span = arena->large_cache[i];
+        if (span->npages >= npages && span->npages <= npages + npages / 4) {
+            found = span;
+            memmove(&arena->large_cache[i], &arena->large_cache[i + 1],
+                    (arena->large_cache_count - i - 1) * sizeof(struct span *));
+            arena->large_cache_count--;
+            arena->large_cache_bytes -= span->npages << TCA_PAGE_SHIFT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&arena->large_cache_lock);
+    return found;
+}
+
+/* Puts span in the cache, letting the oldest runs go to make room; returns
+ * how many went into out[] (for the page heap, after the lock). */
+static unsigned large_cache_put(struct arena *arena, struct span *span, struct span **out)
+{
+    size_t bytes = span->npages << TCA_PAGE_SHIFT;
+    unsigned evicted = 0;
+    span->large_cached = 1;
+    span->zeroed = 0; /* the program wrote it */
+    pthread_mutex_lock(&arena->large_cache_lock);
+    while (arena->large_cache_count == ARENA_LARGE_CACHE_SPANS ||
+           arena->large_cache_bytes + bytes > ARENA_LARGE_CACHE_BYTES) {
+        struct span *oldest = arena->large_cache[0];
+        memmove(&arena->large_cache[0], &arena->large_cache[1], --arena->large_cache_count * sizeof(struct span *));
+        arena->large_cache_bytes -= oldest->npages << TCA_PAGE_SHIFT;
+        out[evicted++] = oldest;
+    }
+    arena->large_cache[arena->large_cache_count++] = span;
+    arena->large_cache_bytes += bytes;
+    pthread_mutex_unlock(&arena->large_cache_lock);
+    return evicted;
+}
+
+static void large_cache_give_back(struct span **spans, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        spans[i]->large_cached = 0;
+        pageheap_free_span(spans[i]);
+    }
+}
+
+/* Every cached run of the arena back to the page heap. */
+static void large_cache_release(struct arena *arena)
+{
+    struct span *spans[ARENA_LARGE_CACHE_SPANS];
+    pthread_mutex_lock(&arena->large_cache_lock);
+    unsigned n = arena->large_cache_count;
+    memcpy(spans, arena->large_cache, n * sizeof(struct span *));
+    arena->large_cache_count = 0;
+    arena->large_cache_bytes = 0;
+    pthread_mutex_unlock(&arena->large_cache_lock);
+    large_cache_give_back(spans, n);
+}
+
 void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero)
 {
     /* posix_memalign(&p, 1 << 20, 0) lands here: a block still takes a page. */
     size_t npages = size ? tca_align_up(size, TCA_PAGE_SIZE) >> TCA_PAGE_SHIFT : 1;
     size_t align_pages = alignment > TCA_PAGE_SIZE ? alignment >> TCA_PAGE_SHIFT : 1;
-    struct span *span = pageheap_alloc_span_on_node(npages, align_pages, 0, topology_arena_memory_node(arena->index));
+    /* calloc goes to the page heap, whose returned pages need no memset. */
+    struct span *span = align_pages == 1 && !zero && large_cacheable(npages) ? large_cache_take(arena, npages) : NULL;
+    if (span)
+        span->large_cached = 0;
+    else
+        span = pageheap_alloc_span_on_node(npages, align_pages, 0, topology_arena_memory_node(arena->index));
     if (!span)
         return NULL;
     span->arena = arena;
     if (zero && !span->zeroed)
-        memset((void *)span->start, 0, npages << TCA_PAGE_SHIFT);
+        memset((void *)span->start, 0, span->npages << TCA_PAGE_SHIFT);
     __atomic_fetch_add(&arena->large_nmalloc, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&arena->large_allocated_bytes, npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&arena->large_allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
     return (void *)span->start;
 }
 
 struct span *arena_large_span_of(const void *ptr)
 {
     struct span *span = pagemap_span_of(ptr);
-    if (span && span->start == (uintptr_t)ptr && span->state == SPAN_FREE)
+    if (span && span->start == (uintptr_t)ptr && (span->state == SPAN_FREE || span->large_cached))
         os_fatal_pointer("double free of", ptr, 0);
     if (!span || span->state != SPAN_LARGE || span->start != (uintptr_t)ptr)
         os_fatal_pointer("free(): invalid pointer", ptr, 0);
@@ -338,7 +415,13 @@ void arena_free_large(struct span *span)
     struct arena *arena = span->arena;
     __atomic_fetch_add(&arena->large_ndalloc, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&arena->large_allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
-    pageheap_free_span(span);
+    if (!large_cacheable(span->npages)) {
+        pageheap_free_span(span);
+        return;
+    }
+    /* The arena of the CPU that freed it: that CPU has its lines. */
+    struct span *evicted[ARENA_LARGE_CACHE_SPANS];
+    large_cache_give_back(evicted, large_cache_put(arena_current(), span, evicted));
 }
 
 /* Gives the bin's wholly free slabs back to the page heap; the bin is locked. */
@@ -355,6 +438,7 @@ static void bin_release_empty(struct arena_bin *bin, unsigned cls)
 
 static void arena_release_spares(struct arena *arena)
 {
+    large_cache_release(arena);
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
         struct arena_bin *bin = &arena->bins[cls];
         bin_lock(bin);
@@ -383,7 +467,14 @@ void arenas_decay_spares(void)
 {
     for (unsigned i = 0; i < arena_count; i++) {
         struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
-        for (unsigned cls = 1; arena && cls < TCA_NCLASSES; cls++) {
+        if (!arena)
+            continue;
+        uint64_t large_ops = __atomic_load_n(&arena->large_nmalloc, __ATOMIC_RELAXED) +
+                             __atomic_load_n(&arena->large_ndalloc, __ATOMIC_RELAXED);
+        if (large_ops == arena->large_ops_at_decay)
+            large_cache_release(arena);
+        arena->large_ops_at_decay = large_ops;
+        for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
             struct arena_bin *bin = &arena->bins[cls];
             bin_lock(bin);
             uint64_t ops = bin->nmalloc + bin->ndalloc;
@@ -400,26 +491,32 @@ void arenas_fork_prepare(void)
 {
     pthread_mutex_lock(&arena_create_lock);
     for (unsigned i = 0; i < arena_count; i++)
-        if (arena_table[i])
+        if (arena_table[i]) {
             for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
                 pthread_mutex_lock(&arena_table[i]->bins[cls].lock);
+            pthread_mutex_lock(&arena_table[i]->large_cache_lock);
+        }
 }
 
 void arenas_fork_parent(void)
 {
     for (unsigned i = 0; i < arena_count; i++)
-        if (arena_table[i])
+        if (arena_table[i]) {
+            pthread_mutex_unlock(&arena_table[i]->large_cache_lock);
             for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
                 pthread_mutex_unlock(&arena_table[i]->bins[cls].lock);
+        }
     pthread_mutex_unlock(&arena_create_lock);
 }
 
 void arenas_fork_child(void)
 {
     for (unsigned i = 0; i < arena_count; i++)
-        if (arena_table[i])
+        if (arena_table[i]) {
             for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
                 pthread_mutex_init(&arena_table[i]->bins[cls].lock, NULL);
+            pthread_mutex_init(&arena_table[i]->large_cache_lock, NULL);
+        }
     pthread_mutex_init(&arena_create_lock, NULL);
 #if TCA_SECURE
     secure_fork_child();

@@ -28,11 +28,29 @@ struct arena_bin {
 #endif
 } __attribute__((aligned(TCA_CACHELINE)));
 
+/* Large runs of at most this many pages freed on an arena's CPU wait, up to
+ * this many spans and bytes, to be carved again on that CPU. */
+#define ARENA_LARGE_CACHE_MAX_PAGES 128
+#define ARENA_LARGE_CACHE_SPANS 16
+#define ARENA_LARGE_CACHE_BYTES ((size_t)4 << 20)
+
 struct arena {
     struct arena_bin bins[TCA_NCLASSES];
     unsigned index;
-    /* Large runs: counted with atomics, they take no arena lock. */
+    /* Large runs: counted with atomics, they take no bin lock. */
     uint64_t large_nmalloc, large_ndalloc, large_allocated_bytes;
+    /* Large runs freed on this arena's CPU lately, newest last.  The next
+     * large allocation of about their size on this CPU takes one: its lines
+     * are still in this CPU's cache, where a run freed on one CPU and carved
+     * for another makes the second fetch every line from the first (two
+     * threads of the mixed benchmark took twice one thread's time for it).
+     * Dirty memory: counted in the arena's dirty bytes, given back by purges
+     * and by decay. */
+    pthread_mutex_t large_cache_lock;
+    struct span *large_cache[ARENA_LARGE_CACHE_SPANS];
+    unsigned large_cache_count;
+    size_t large_cache_bytes;
+    uint64_t large_ops_at_decay; /* large_nmalloc + large_ndalloc at the last arenas_decay_spares() */
 };
 
 extern struct arena *arena_table[ARENA_MAX];

@@ -27,7 +27,8 @@ static TCA_NOINLINE void *alloc_large(size_t size, size_t alignment, bool zero)
     void *block = arena_alloc_large(arena_current(), size, alignment, zero);
     if (!block)
         return fail_nomem();
-    tcache_count_uncached(tca_align_up(size, TCA_PAGE_SIZE), 0);
+    /* The run may be a little longer than asked (a cached one): count it all. */
+    tcache_count_uncached(pagemap_span_of(block)->npages << TCA_PAGE_SHIFT, 0);
     return block;
 }
 

@@ -34,6 +34,8 @@ struct span {
                                 * returned to the OS (else dirty) */
     uint8_t in_bin_list;       /* slabs: linked in the bin's list of non-full slabs */
     uint16_t nfree;            /* slabs: free blocks */
+    uint8_t large_cached;      /* large runs: freed, waiting in an arena's cache (the page
+                                * heap counts it in use and never reads this) */
     uint16_t node;             /* the node heap it belongs to; fixed for the struct's life */
     struct arena *arena;       /* slabs: the arena whose bin owns it */
     uint64_t free_slots[TCA_SLAB_MAX_SLOTS / 64]; /* slabs: 1 = block free */
