@@ -208,11 +208,10 @@ static TCA_NOINLINE bool slab_settle(struct arena_bin *bin, struct span *slab, u
 /* Marks one block free in its slab's bitmap, the slab's bin locked, after
  * checking it is a block start in use; the free count follows per run of
  * blocks (slab_add_free). */
-static void slab_mark_free(struct arena_bin *bin, struct span *slab, uint64_t offset,
-                           const struct sizeclass_info *info, unsigned cls)
+static void slab_mark_free(struct arena_bin *bin, struct span *slab, uint64_t offset, unsigned cls)
 {
-    uint32_t slot = (uint32_t)((offset * info->div_magic) >> 32);
-    if (TCA_UNLIKELY((uint64_t)slot * info->size != offset))
+    uint32_t slot = sizeclass_slot_of_offset(cls, offset);
+    if (TCA_UNLIKELY(slot == UINT32_MAX))
         flush_abort(bin, "free(): invalid pointer", (void *)(slab->start + offset), 0);
     uint64_t word = slab->free_slots[slot / 64], bit = (uint64_t)1 << (slot % 64);
     if (TCA_UNLIKELY(word & bit))
@@ -277,14 +276,14 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
         run_start = i + 1; /* counted here, one block at a time */
         if (leaving) {
             struct span *home = pagemap_span_of(leaving);
-            slab_mark_free(locked, home, (uintptr_t)leaving - home->start, &info, cls);
+            slab_mark_free(locked, home, (uintptr_t)leaving - home->start, cls);
             if (!slab_add_free(locked, home, 1, cls) && home == slab) {
                 slab = NULL;
                 slab_start = 0;
             }
         }
 #else
-        slab_mark_free(locked, slab, offset, &info, cls);
+        slab_mark_free(locked, slab, offset, cls);
 #endif
     }
     if (n > run_start)
