@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "arenas/arena.h"
@@ -105,15 +106,19 @@ unsigned tcache_bin_count(const struct tcache *cache, unsigned cls)
     return (unsigned)(bin_end(cache, cls) - cache->head[cls]);
 }
 
-/* The oldest blocks lie deepest, just below the end. */
+/* The oldest blocks lie deepest, just below the end.  They reach their slabs
+ * (where other threads may take them again) while still inside [head, end):
+ * flush_seq is odd until they are out, so that caches_hold does not find them. */
 static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n)
 {
+    __atomic_store_n(&cache->flush_seq, cache->flush_seq + 1, __ATOMIC_RELEASE);
     arena_flush(cls, bin_end(cache, cls) - n, n);
     cache->nflushed[cls] += n;
     memmove(cache->head[cls] + n, cache->head[cls], (tcache_bin_count(cache, cls) - n) * sizeof(void *));
     cache->head[cls] += n;
     if (cache->low_water[cls] < cache->head[cls])
         cache->low_water[cls] = cache->head[cls];
+    __atomic_store_n(&cache->flush_seq, cache->flush_seq + 1, __ATOMIC_RELEASE);
 }
 
 /* A full bin doubles its capacity, up to the class's maximum, instead of
@@ -203,26 +208,47 @@ out_of_memory:
     return NULL;
 }
 
+static __attribute__((no_sanitize("thread"))) bool bin_holds(const struct tcache *cache, unsigned cls, const void *ptr)
+{
+    void **end = bin_end(cache, cls);
+    for (void **slot = __atomic_load_n(&cache->head[cls], __ATOMIC_RELAXED); slot < end; slot++)
+        if (*slot == ptr)
+            return true;
+    return false;
+}
+
 /* Whether some thread's cache holds ptr in its bin of class cls.  Other
  * threads' bins are read while their owners push and pop: a block can be
- * missed, never falsely found (a block a thread has handed out lies outside
- * its bin [head, end), and was handed out before it could reach us). */
-static __attribute__((no_sanitize("thread"))) bool caches_hold(const void *ptr, unsigned cls)
+ * missed, never falsely found.  A block a thread handed out lies outside its
+ * bin [head, end) and was handed out before it could reach us; a block it
+ * flushed may still lie inside while another thread takes it again from its
+ * slab, so a cache in the middle of a flush is read again once it is done. */
+static bool caches_hold(const void *ptr, unsigned cls)
 {
     bool found = false;
     pthread_mutex_lock(&registry_lock);
     for (const struct tcache *cache = registry; cache && !found; cache = cache->next) {
-        void **end = bin_end(cache, cls);
-        for (void **slot = __atomic_load_n(&cache->head[cls], __ATOMIC_RELAXED); slot < end && !found; slot++)
-            found = *slot == ptr;
+        for (;;) {
+            uint32_t seq = __atomic_load_n(&cache->flush_seq, __ATOMIC_ACQUIRE);
+            if (seq & 1) {
+                sched_yield();
+                continue;
+            }
+            found = bin_holds(cache, cls, ptr);
+            if (__atomic_load_n(&cache->flush_seq, __ATOMIC_ACQUIRE) == seq)
+                break;
+        }
     }
     pthread_mutex_unlock(&registry_lock);
     return found;
 }
 
-/* ptr carries the free mark: it is free already, in a thread cache or in its
- * slab, or the program's data happened to match the mark and the free goes on. */
-static void check_marked_free(void *ptr, unsigned cls)
+/* Aborts when ptr, a block of class cls being freed, is free already: in its
+ * slab or in some thread's cache (and, through arena_block_is_free, when it is
+ * no block start).  Run for a block that carries the free mark, where data
+ * that happens to match the mark passes; a -Dchecked=true build runs it for
+ * every free. */
+void tcache_check_free(void *ptr, unsigned cls)
 {
     if (arena_block_is_free(ptr, cls) || caches_hold(ptr, cls))
         os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
@@ -230,8 +256,8 @@ static void check_marked_free(void *ptr, unsigned cls)
 
 void tcache_free_slow(void *ptr, unsigned cls)
 {
-    if (*tcache_block_mark(ptr) == TCACHE_FREE_MARK)
-        check_marked_free(ptr, cls);
+    if (TCA_CHECKED || *tcache_block_mark(ptr) == TCACHE_FREE_MARK)
+        tcache_check_free(ptr, cls);
     /* The secure build's quarantine keeps a mark of its own in that word. */
     if (!TCA_SECURE)
         *tcache_block_mark(ptr) = TCACHE_FREE_MARK;
@@ -249,9 +275,6 @@ void tcache_free_slow(void *ptr, unsigned cls)
         cache->uncached_deallocated += sizeclass_size(cls);
         return;
     }
-#if TCA_CHECKED
-    tcache_check_free(ptr, cls);
-#endif
     if (cache->head[cls] == cache->full[cls]) {
         slow_event(cache);
         unsigned capacity = tcache_bin_capacity(cache, cls);
@@ -300,21 +323,6 @@ static void tcache_thread_exit(void *arg)
     cache->slot_memory = NULL;
     cache->state = TCACHE_BYPASS;
 }
-
-#if TCA_CHECKED
-void tcache_check_free(void *ptr, unsigned cls)
-{
-    struct span *slab = pagemap_span_of(ptr);
-    if (sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start) >= sizeclass_table[cls].nslots)
-        os_fatal_pointer("free(): invalid pointer", ptr, 0);
-    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start);
-    if (slab->free_slots[slot / 64] & ((uint64_t)1 << (slot % 64)))
-        os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
-    for (void **slot = tcache_tls.head[cls]; slot < bin_end(&tcache_tls, cls); slot++)
-        if (*slot == ptr)
-            os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
-}
-#endif
 
 uint64_t tcache_thread_allocated(const struct tcache *cache)
 {

@@ -33,6 +33,7 @@ struct tcache {
     uint8_t registered;
     uint16_t gc_next_class;
     uint32_t slow_events;
+    uint32_t flush_seq; /* odd while blocks leave the bins for their slabs (caches_hold waits) */
     void **slot_memory;
     struct tcache *next, *prev; /* the registry of live caches */
 };
@@ -58,9 +59,8 @@ TCA_INLINE tcache_view *tcache_self(void) { return &tcache_tls; }
 /* Takes the size, not the class: the class table reads 0 until bootstrap. */
 void *tcache_alloc_slow(size_t size);
 void tcache_free_slow(void *ptr, unsigned cls);
-#if TCA_CHECKED
+/* Aborts when ptr (class cls, being freed) is free already or no block start. */
 void tcache_check_free(void *ptr, unsigned cls);
-#endif
 
 /* A free block carries this mark in its first 4 bytes: put there when the
  * block is freed and cleared when it is handed out, so a free that finds it
