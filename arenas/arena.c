@@ -167,6 +167,15 @@ static void *quarantine_swap(struct arena_bin *bin, struct span *slab, const str
 }
 #endif
 
+/* The slab of class cls that ptr lies in; aborts (unlocking locked) if none. */
+static struct span *slab_of_block(const void *ptr, unsigned cls, struct arena_bin *locked)
+{
+    struct span *slab = pagemap_span_of(ptr);
+    if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls)
+        flush_abort(locked, "free(): invalid pointer", ptr, 0);
+    return slab;
+}
+
 unsigned arena_spare_slabs(unsigned cls)
 {
     unsigned fit = (128u << 10) / (sizeclass_table[cls].slab_pages << TCA_PAGE_SHIFT);
@@ -255,9 +264,8 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
             if (i > run_start)
                 slab_add_free(locked, slab, i - run_start, cls);
             run_start = i;
-            slab = pagemap_span_of(blocks[i]);
-            if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls ||
-                (uintptr_t)blocks[i] - slab->start >= slots_bytes)
+            slab = slab_of_block(blocks[i], cls, locked);
+            if ((uintptr_t)blocks[i] - slab->start >= slots_bytes)
                 flush_abort(locked, "free(): invalid pointer", blocks[i], 0);
             struct arena_bin *bin = &slab->arena->bins[cls];
             if (bin != locked) {
@@ -294,9 +302,7 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
 
 bool arena_block_is_free(const void *ptr, unsigned cls)
 {
-    struct span *slab = pagemap_span_of(ptr);
-    if (!slab || slab->state != SPAN_SLAB || slab->sizeclass != cls)
-        os_fatal_pointer("free(): invalid pointer", ptr, 0);
+    struct span *slab = slab_of_block(ptr, cls, NULL);
     struct arena_bin *bin = &slab->arena->bins[cls];
     bin_lock(bin);
     uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start);
@@ -324,6 +330,7 @@ static struct span *large_cache_take(struct arena *arena, size_t npages)
         struct span *span = arena->large_cache[i];
         if (span->npages >= npages && span->npages <= npages + npages / 4) {
             found = span;
+            found->large_cached = 0;
             memmove(&arena->large_cache[i], &arena->large_cache[i + 1],
                     (arena->large_cache_count - i - 1) * sizeof(struct span *));
             arena->large_cache_count--;
@@ -385,9 +392,7 @@ void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool
     size_t align_pages = alignment > TCA_PAGE_SIZE ? alignment >> TCA_PAGE_SHIFT : 1;
     /* calloc goes to the page heap, whose returned pages need no memset. */
     struct span *span = align_pages == 1 && !zero && large_cacheable(npages) ? large_cache_take(arena, npages) : NULL;
-    if (span)
-        span->large_cached = 0;
-    else
+    if (!span)
         span = pageheap_alloc_span_on_node(npages, align_pages, 0, topology_arena_memory_node(arena->index));
     if (!span)
         return NULL;
