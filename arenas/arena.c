@@ -1,11 +1,11 @@
 /* Arenas: slabs per size class under a bin lock; large runs straight from the page heap. */
-#include "arena.h"
+#include "arenas/arena.h"
 
 #include <string.h>
 
-#include "src/base.h"
-#include "src/os.h"
-#include "src/pagemap.h"
+#include "pageheap/base.h"
+#include "pageheap/os.h"
+#include "pageheap/pagemap.h"
 
 struct arena *arena_table[ARENA_MAX];
 unsigned arena_count = 1;

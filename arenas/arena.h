@@ -8,8 +8,8 @@
 
 #include "arenas/cpu.h"
 #include "arenas/topology.h"
-#include "src/pageheap.h"
-#include "src/sizeclass.h"
+#include "pageheap/pageheap.h"
+#include "arenas/sizeclass.h"
 #if TCA_SECURE
 #include "arenas/secure.h"
 #endif

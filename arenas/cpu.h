@@ -8,7 +8,7 @@
 
 #include <sched.h>
 
-#include "src/common.h"
+#include "pageheap/common.h"
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));

@@ -1,8 +1,8 @@
 /* The secure build's guard pages, random slot choice and quarantine (see secure.h). */
-#include "secure.h"
+#include "arenas/secure.h"
 
-#include "src/os.h"
-#include "src/pagemap.h"
+#include "pageheap/os.h"
+#include "pageheap/pagemap.h"
 
 static __thread uint64_t random_state __attribute__((tls_model("initial-exec")));
 

@@ -8,7 +8,7 @@
 #ifndef TCA_SECURE_H
 #define TCA_SECURE_H
 
-#include "src/pageheap.h"
+#include "pageheap/pageheap.h"
 
 /* Freed blocks a bin holds back: a block becomes reusable only after this
  * many later frees of its class in its arena. */

@@ -3,7 +3,7 @@
  * their load time to every process start, including the many that never start
  * a second thread.  Either source describes each CPU the process may run on by
  * the groups it belongs to; one builder turns that description into the tables. */
-#include "topology.h"
+#include "arenas/topology.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/base.h"
-#include "src/os.h"
+#include "pageheap/base.h"
+#include "pageheap/os.h"
 
 #if TCA_HAVE_HWLOC
 #include <hwloc.h>

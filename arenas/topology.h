@@ -4,7 +4,7 @@
 #ifndef TCA_TOPOLOGY_H
 #define TCA_TOPOLOGY_H
 
-#include "src/common.h"
+#include "pageheap/common.h"
 #include "src/options.h"
 
 #define TOPOLOGY_MAX_CPUS 4096

@@ -1,11 +1,11 @@
-#include "background.h"
+#include "src/background.h"
 
 #include <pthread.h>
 #include <signal.h>
 
 #include "arenas/arena.h"
-#include "init.h"
-#include "os.h"
+#include "src/bootstrap.h"
+#include "pageheap/os.h"
 
 /* The thread only sleeps, purges and walks bins: a small stack will do. */
 #define BACKGROUND_STACK_SIZE ((size_t)256 << 10)

@@ -10,7 +10,7 @@
 #ifndef TCA_BACKGROUND_H
 #define TCA_BACKGROUND_H
 
-#include "pageheap.h"
+#include "pageheap/pageheap.h"
 
 /* Starts the thread unless it runs already. */
 void background_start(void);

@@ -12,7 +12,7 @@
  * Statistics are read from a snapshot refreshed by writing "epoch"; one lock
  * serialises ctl calls and guards the snapshot.  It is taken before any
  * allocator lock, and never by malloc or free. */
-#include "ctl.h"
+#include "src/ctl.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,11 +20,11 @@
 #include <string.h>
 
 #include "arenas/arena.h"
-#include "background.h"
-#include "init.h"
-#include "options.h"
-#include "os.h"
-#include "stats.h"
+#include "src/background.h"
+#include "src/bootstrap.h"
+#include "src/options.h"
+#include "pageheap/os.h"
+#include "src/stats.h"
 #include "tcache/tcache.h"
 #include "tcarena.h"
 

@@ -2,6 +2,6 @@
 #ifndef TCA_CTL_H
 #define TCA_CTL_H
 
-#include "common.h"
+#include "pageheap/common.h"
 
 #endif

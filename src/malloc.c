@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "arenas/arena.h"
-#include "init.h"
-#include "os.h"
-#include "pagemap.h"
+#include "src/bootstrap.h"
+#include "pageheap/os.h"
+#include "pageheap/pagemap.h"
 #include "tcache/tcache.h"
 #include "tcarena.h"
 

@@ -1,8 +1,8 @@
-#include "options.h"
+#include "src/options.h"
 
 #include <string.h>
 
-#include "os.h"
+#include "pageheap/os.h"
 
 struct tca_options tca_options = {
     .narenas = 0,

@@ -3,7 +3,7 @@
 #ifndef TCA_OPTIONS_H
 #define TCA_OPTIONS_H
 
-#include "common.h"
+#include "pageheap/common.h"
 
 enum tca_thp_mode { THP_DEFAULT, THP_ALWAYS, THP_NEVER };
 /* Which CPUs share an arena: each CPU, SMT siblings, an L3 cache, a NUMA node. */

@@ -3,18 +3,18 @@
  * in a stack buffer and handed to the caller's callback a chunk at a time, so
  * it works at exit, from a signal-free context inside a broken heap, and with
  * a callback that itself allocates. */
-#include "stats.h"
+#include "src/stats.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "arenas/arena.h"
-#include "base.h"
-#include "init.h"
-#include "options.h"
-#include "os.h"
-#include "pageheap.h"
-#include "pagemap.h"
+#include "pageheap/base.h"
+#include "src/bootstrap.h"
+#include "src/options.h"
+#include "pageheap/os.h"
+#include "pageheap/pageheap.h"
+#include "pageheap/pagemap.h"
 #include "tcache/tcache.h"
 #include "tcarena.h"
 

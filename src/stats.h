@@ -10,8 +10,8 @@
 #ifndef TCA_STATS_H
 #define TCA_STATS_H
 
-#include "common.h"
-#include "sizeclass.h"
+#include "pageheap/common.h"
+#include "arenas/sizeclass.h"
 
 /* Bin j of the ctl names is size class j + 1 (class 0 is "not small"). */
 #define STATS_NBINS (TCA_NCLASSES - 1)

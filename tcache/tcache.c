@@ -1,6 +1,6 @@
 /* Thread caches: setup, refill, flush, GC and teardown.  Everything here is a
  * slow path; the hits are inline in tcache.h. */
-#include "tcache.h"
+#include "tcache/tcache.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "arenas/arena.h"
-#include "src/base.h"
-#include "src/init.h"
+#include "pageheap/base.h"
+#include "src/bootstrap.h"
 #include "src/options.h"
-#include "src/os.h"
-#include "src/pagemap.h"
+#include "pageheap/os.h"
+#include "pageheap/pagemap.h"
 
 __thread struct tcache tcache_tls __attribute__((tls_model("initial-exec")));
 

@@ -9,7 +9,7 @@
 #ifndef TCA_TCACHE_H
 #define TCA_TCACHE_H
 
-#include "src/sizeclass.h"
+#include "arenas/sizeclass.h"
 
 /* Bin cls is a stack of pointers in [full[cls], end): push moves head[cls]
  * down, pop moves it up; the end is fixed (tcache.c places the bins), full

@@ -11,7 +11,7 @@
 
 #include "check.h"
 #include "src/options.h"
-#include "src/pageheap.h"
+#include "pageheap/pageheap.h"
 
 static uint64_t fake_now_ms = 1000000;
 uint64_t os_clock_ms(void) { return fake_now_ms; }

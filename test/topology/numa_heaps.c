@@ -13,8 +13,8 @@
 #include "arenas/arena.h"
 #include "check.h"
 #include "src/options.h"
-#include "src/os.h"
-#include "src/pagemap.h"
+#include "pageheap/os.h"
+#include "pageheap/pagemap.h"
 #include "tcarena.h"
 
 #define LARGE_SIZE (256 * 1024)

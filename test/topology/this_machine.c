@@ -8,7 +8,7 @@
 
 #include "arenas/arena.h"
 #include "check.h"
-#include "src/pagemap.h"
+#include "pageheap/pagemap.h"
 #include "tcarena.h"
 
 struct pinned {

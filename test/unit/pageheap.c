@@ -2,9 +2,9 @@
  * order they are freed in, aligned spans, slab spans in the pagemap, and the
  * heap's own invariant check after every step. */
 #include "check.h"
-#include "src/init.h"
-#include "src/pageheap.h"
-#include "src/pagemap.h"
+#include "src/bootstrap.h"
+#include "pageheap/pageheap.h"
+#include "pageheap/pagemap.h"
 
 /* Above the exact-size lists, so allocation is best fit and, from one free
  * run, in address order. */

@@ -4,8 +4,8 @@
 #include <sys/mman.h>
 
 #include "check.h"
-#include "src/pageheap.h"
-#include "src/pagemap.h"
+#include "pageheap/pageheap.h"
+#include "pageheap/pagemap.h"
 
 static int static_object;
 

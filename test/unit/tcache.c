@@ -7,9 +7,9 @@
 
 #include "arenas/arena.h"
 #include "check.h"
-#include "include/tcarena.h"
-#include "src/init.h"
-#include "src/pagemap.h"
+#include "tcarena.h"
+#include "src/bootstrap.h"
+#include "pageheap/pagemap.h"
 #include "tcache/tcache.h"
 
 static unsigned cached(unsigned cls)

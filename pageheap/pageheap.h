@@ -15,8 +15,8 @@
 
 #define PAGEHEAP_NODES 64
 
-#include "common.h"
-#include "sizeclass.h"
+#include "pageheap/common.h"
+#include "arenas/sizeclass.h"
 
 /* SPAN_PURGING: taken off the free lists while madvise runs without the lock. */
 enum span_state { SPAN_FREE = 1, SPAN_LARGE, SPAN_SLAB, SPAN_PURGING };

@@ -1,8 +1,8 @@
-#include "pagemap.h"
+#include "pageheap/pagemap.h"
 
 #include <pthread.h>
 
-#include "os.h"
+#include "pageheap/os.h"
 
 /* In .bss: untouched entries cost no memory. */
 struct pagemap_leaf *pagemap_root[PAGEMAP_ROOT_LEN];

@@ -1,8 +1,8 @@
-#include "base.h"
+#include "pageheap/base.h"
 
 #include <pthread.h>
 
-#include "os.h"
+#include "pageheap/os.h"
 
 #define BASE_CHUNK_SIZE ((size_t)2 << 20)
 

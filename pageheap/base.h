@@ -3,7 +3,7 @@
 #ifndef TCA_BASE_H
 #define TCA_BASE_H
 
-#include "common.h"
+#include "pageheap/common.h"
 
 /* Zeroed, cache-line aligned memory; NULL when the OS refuses. */
 void *base_alloc(size_t size);

@@ -3,7 +3,7 @@
 #ifndef TCA_SIZECLASS_H
 #define TCA_SIZECLASS_H
 
-#include "common.h"
+#include "pageheap/common.h"
 
 #define TCA_NCLASSES 41 /* classes 1..40, class 0 unused */
 #define TCA_SMALL_MAX ((size_t)32768)

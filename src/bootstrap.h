@@ -1,8 +1,8 @@
 /* Process bootstrap: the first allocation of any thread calls tca_bootstrap(). */
-#ifndef TCA_INIT_H
-#define TCA_INIT_H
+#ifndef TCA_BOOTSTRAP_H
+#define TCA_BOOTSTRAP_H
 
-#include "common.h"
+#include "pageheap/common.h"
 
 /* Initialises the allocator once; true when ready.  Never allocates through
  * malloc.  A thread that re-enters while initialising gets false (and the

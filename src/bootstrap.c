@@ -2,19 +2,19 @@
  * come from ld.so, a constructor or hwloc) runs tca_bootstrap(); nothing it
  * calls allocates through malloc, and a thread that re-enters anyway is served
  * straight from arena 0 rather than deadlocking on the boot lock. */
-#include "init.h"
+#include "src/bootstrap.h"
 
 #include <pthread.h>
 #include <string.h>
 
 #include "arenas/arena.h"
-#include "background.h"
-#include "base.h"
-#include "options.h"
-#include "os.h"
-#include "pageheap.h"
-#include "sizeclass.h"
-#include "stats.h"
+#include "src/background.h"
+#include "pageheap/base.h"
+#include "src/options.h"
+#include "pageheap/os.h"
+#include "pageheap/pageheap.h"
+#include "arenas/sizeclass.h"
+#include "src/stats.h"
 #include "tcache/tcache.h"
 
 enum { BOOT_NOT_STARTED, BOOT_DONE = 2 };

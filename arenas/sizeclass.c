@@ -1,4 +1,4 @@
-#include "sizeclass.h"
+#include "arenas/sizeclass.h"
 
 #include <string.h>
 

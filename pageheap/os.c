@@ -1,6 +1,6 @@
 /* The only file with system calls.  Nothing here may allocate: it runs before
  * the allocator is initialised and inside its slow paths. */
-#include "os.h"
+#include "pageheap/os.h"
 
 #include <fcntl.h>
 #include <sched.h>

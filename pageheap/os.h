@@ -4,7 +4,7 @@
 
 #include <time.h>
 
-#include "common.h"
+#include "pageheap/common.h"
 
 /* Anonymous read-write mapping of size bytes aligned to align (a power of two
  * ≥ the system page).  Returns NULL when the kernel refuses. */

@@ -6,7 +6,7 @@
 #ifndef TCA_PAGEMAP_H
 #define TCA_PAGEMAP_H
 
-#include "common.h"
+#include "pageheap/common.h"
 
 #define PAGEMAP_LEAF_SHIFT 30
 #define PAGEMAP_ADDRESS_BITS 48

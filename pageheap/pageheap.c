@@ -13,15 +13,15 @@
  *
  * madvise runs without the lock: the spans being purged leave the free lists
  * (SPAN_PURGING, so no neighbour merges with them) and come back returned. */
-#include "pageheap.h"
+#include "pageheap/pageheap.h"
 
 #include <pthread.h>
 #include <time.h>
 
-#include "base.h"
-#include "options.h"
-#include "os.h"
-#include "pagemap.h"
+#include "pageheap/base.h"
+#include "src/options.h"
+#include "pageheap/os.h"
+#include "pageheap/pagemap.h"
 
 /* Regions are at least this big (address space only: pages cost RSS once touched)
  * and 2 MiB aligned so the kernel can back them with huge pages where allowed. */
