@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pageheap/base.h"
+#include "pageheap/decay.h"
 #include "pageheap/os.h"
 #include "pageheap/pagemap.h"
 
@@ -64,11 +65,11 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
 #if TCA_SECURE
     struct span *slab = secure_slab_alloc(cls, node);
 #else
-    struct span *slab = pageheap_alloc_span_on_node(info->slab_pages, 1, cls, node);
+    struct span *slab = pageheap_alloc_span(info->slab_pages, 1, cls, node);
 #endif
     if (!slab)
         return NULL;
-    slab->arena = arena;
+    slab->arena_index = (uint16_t)arena->index;
     slab->nfree = (uint16_t)info->nslots;
     memset(slab->free_slots, 0, sizeof slab->free_slots);
     for (unsigned word = 0; word < info->nslots / 64; word++)
@@ -267,7 +268,7 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
             slab = slab_of_block(blocks[i], cls, locked);
             if ((uintptr_t)blocks[i] - slab->start >= slots_bytes)
                 flush_abort(locked, "free(): invalid pointer", blocks[i], 0);
-            struct arena_bin *bin = &slab->arena->bins[cls];
+            struct arena_bin *bin = &arena_of_span(slab)->bins[cls];
             if (bin != locked) {
                 if (locked)
                     bin_unlock_after_flush(locked, i - lock_start);
@@ -303,7 +304,7 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
 bool arena_block_is_free(const void *ptr, unsigned cls)
 {
     struct span *slab = slab_of_block(ptr, cls, NULL);
-    struct arena_bin *bin = &slab->arena->bins[cls];
+    struct arena_bin *bin = &arena_of_span(slab)->bins[cls];
     bin_lock(bin);
     uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start);
     if (slot >= sizeclass_table[cls].nslots)
@@ -318,7 +319,7 @@ bool arena_block_is_free(const void *ptr, unsigned cls)
  * several NUMA nodes, where a run goes back to its own node's heap. */
 static bool large_cacheable(size_t npages)
 {
-    return npages <= ARENA_LARGE_CACHE_MAX_PAGES && pageheap_decay_ms() != 0 && topology_numa_nodes() <= 1;
+    return npages <= ARENA_LARGE_CACHE_MAX_PAGES && decay_ms() != 0 && topology_numa_nodes() <= 1;
 }
 
 /* The newest cached run of npages to npages + 1/4 pages, taken out; NULL if none. */
@@ -393,10 +394,10 @@ void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool
     /* calloc goes to the page heap, whose returned pages need no memset. */
     struct span *span = align_pages == 1 && !zero && large_cacheable(npages) ? large_cache_take(arena, npages) : NULL;
     if (!span)
-        span = pageheap_alloc_span_on_node(npages, align_pages, 0, topology_arena_memory_node(arena->index));
+        span = pageheap_alloc_span(npages, align_pages, 0, topology_arena_memory_node(arena->index));
     if (!span)
         return NULL;
-    span->arena = arena;
+    span->arena_index = (uint16_t)arena->index;
     if (zero && !span->zeroed)
         memset((void *)span->start, 0, span->npages << TCA_PAGE_SHIFT);
     __atomic_fetch_add(&arena->large_nmalloc, 1, __ATOMIC_RELAXED);
@@ -416,7 +417,7 @@ struct span *arena_large_span_of(const void *ptr)
 
 void arena_free_large(struct span *span)
 {
-    struct arena *arena = span->arena;
+    struct arena *arena = arena_of_span(span);
     __atomic_fetch_add(&arena->large_ndalloc, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&arena->large_allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
     if (!large_cacheable(span->npages)) {

@@ -61,6 +61,9 @@ void arenas_init(unsigned narenas);
 /* Arena i, created on first use; NULL only when out of memory (then arena 0 is used). */
 struct arena *arena_get(unsigned index);
 
+/* The arena that owns a slab or a large run. */
+TCA_INLINE struct arena *arena_of_span(const struct span *span) { return arena_table[span->arena_index]; }
+
 TCA_INLINE struct arena *arena_current(void)
 {
     unsigned index = topology_arena_of_cpu(cpu_current());

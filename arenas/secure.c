@@ -1,6 +1,7 @@
 /* The secure build's guard pages, random slot choice and quarantine (see secure.h). */
 #include "arenas/secure.h"
 
+#include "arenas/sizeclass.h"
 #include "pageheap/os.h"
 #include "pageheap/pagemap.h"
 
@@ -29,7 +30,7 @@ static uintptr_t guard_page_of(const struct span *slab)
 
 struct span *secure_slab_alloc(unsigned cls, int node)
 {
-    struct span *slab = pageheap_alloc_span_on_node(sizeclass_table[cls].slab_pages + 1, 1, cls, node);
+    struct span *slab = pageheap_alloc_span(sizeclass_table[cls].slab_pages + 1, 1, cls, node);
     if (!slab)
         return NULL;
     uintptr_t guard = guard_page_of(slab);

@@ -3,11 +3,12 @@
 #ifndef TCA_SIZECLASS_H
 #define TCA_SIZECLASS_H
 
-#include "pageheap/common.h"
+#include "pageheap/span.h"
 
 #define TCA_NCLASSES 41 /* classes 1..40, class 0 unused */
 #define TCA_SMALL_MAX ((size_t)32768)
 #define TCA_SLAB_MAX_SLOTS 512
+_Static_assert(TCA_SLAB_MAX_SLOTS <= SPAN_MAX_SLOTS, "a slab's blocks must fit its span's bitmap");
 
 struct sizeclass_info {
     uint32_t size;        /* bytes per block */

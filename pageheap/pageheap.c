@@ -2,24 +2,18 @@
  * of a slab and for the first and last pages of a large, free or purging span,
  * so the page just before or after a span names its neighbour, or nothing.
  *
- * Decay (after jemalloc's): time is cut into DECAY_STEPS epochs per decay_ms, and
- * each epoch counts the pages freed in it.  The dirty pages allowed at any
- * moment are those counts weighted by a smoothstep curve of their age, from 1
- * (freed in this epoch) to 0 (freed decay_ms ago); what exceeds that goes back
- * to the OS, least recently freed spans first.  A count, not a per-span age,
- * so that coalescing never changes when memory is due: a burst of frees is
- * gone one decay time later however its spans merged, and a steady state
- * keeps about half a decay time's worth of freed pages for reuse.
- *
- * madvise runs without the lock: the spans being purged leave the free lists
- * (SPAN_PURGING, so no neighbour merges with them) and come back returned. */
+ * Dirty pages go back to the OS when the decay curve (decay.h) says they are
+ * due, least recently freed first.  madvise runs without the lock: the spans
+ * being purged leave the free lists (SPAN_PURGING, so no neighbour merges with
+ * them) and come back returned. */
 #include "pageheap/pageheap.h"
 
 #include <pthread.h>
 #include <time.h>
 
 #include "pageheap/base.h"
-#include "src/options.h"
+#include "pageheap/decay.h"
+#include "pageheap/freelists.h"
 #include "pageheap/os.h"
 #include "pageheap/pagemap.h"
 
@@ -27,10 +21,6 @@
  * and 2 MiB aligned so the kernel can back them with huge pages where allowed. */
 #define REGION_MIN_SIZE ((size_t)64 << 20)
 #define REGION_ALIGN ((size_t)2 << 20)
-/* Free spans up to this many pages sit in exact-size lists; bigger ones in one list. */
-#define EXACT_LISTS 128
-#define EXACT_WORDS ((EXACT_LISTS + 64) / 64)
-#define DECAY_STEPS 20
 /* The decay purges what exceeds its allowance, split off a span's end, but
  * not in pieces smaller than this: each madvise is a system call. */
 #define PURGE_MIN_PAGES 64
@@ -41,49 +31,20 @@
 /* Dirty pages kept whatever the heap's size (see purge_beyond_cap). */
 #define DIRTY_CAP_MIN_PAGES (((size_t)64 << 20) >> TCA_PAGE_SHIFT)
 
-/* Fraction (of 2^16) of the pages freed age epochs ago still allowed to stay
- * dirty: 1 - smoothstep(age / DECAY_STEPS). */
-#define DECAY_SMOOTH(x) ((x) * (x) * (3.0 - 2.0 * (x)))
-#define DECAY_WEIGHT(age) ((uint32_t)(65536.0 * (1.0 - DECAY_SMOOTH((double)(age) / DECAY_STEPS))))
-static const uint32_t decay_weight[DECAY_STEPS] = {
-    DECAY_WEIGHT(0),  DECAY_WEIGHT(1),  DECAY_WEIGHT(2),  DECAY_WEIGHT(3),  DECAY_WEIGHT(4),
-    DECAY_WEIGHT(5),  DECAY_WEIGHT(6),  DECAY_WEIGHT(7),  DECAY_WEIGHT(8),  DECAY_WEIGHT(9),
-    DECAY_WEIGHT(10), DECAY_WEIGHT(11), DECAY_WEIGHT(12), DECAY_WEIGHT(13), DECAY_WEIGHT(14),
-    DECAY_WEIGHT(15), DECAY_WEIGHT(16), DECAY_WEIGHT(17), DECAY_WEIGHT(18), DECAY_WEIGHT(19),
-};
-
-/* Index into node_heap.lists: a free span's zeroed flag. */
-enum { DIRTY = 0, RETURNED = 1 };
-
-struct free_lists {
-    struct span *exact[EXACT_LISTS + 1];
-    struct span *large;
-    uint64_t nonempty[EXACT_WORDS]; /* bit n: exact[n] has a span */
-};
-
-struct span_chain {
-    struct span *head, *tail;
-};
-
 /* STARTING: a slow path is creating the thread (and stays there if it could
  * not: the slow paths keep purging, nobody tries again). */
 enum background_state { BACKGROUND_OFF, BACKGROUND_STARTING, BACKGROUND_RUNNING };
-/* decay_ms before the options are read. */
-#define DECAY_UNSET (-2L)
 
 /* All zero until first used (glibc's mutex initialiser is all zero), so the
  * heaps of nodes a machine lacks cost no page. */
 struct node_heap {
     pthread_mutex_t lock;
-    struct free_lists lists[2];
-    struct span_chain lru;     /* dirty spans, least recently freed first */
+    struct free_lists free;    /* free spans, and their dirty_pages and returned_pages */
     struct span_chain purging; /* spans being purged with the lock dropped */
     struct span *spare;        /* span structs ready for reuse */
     size_t mapped_bytes, large_pages, slab_pages;
-    size_t dirty_pages, returned_pages, purging_pages; /* free pages: listed dirty, returned, in flight */
-    uint64_t epoch_ms, epoch_end_ms; /* epoch_ms 0: decay not started here yet */
-    unsigned epoch;            /* index of the current epoch in freed[] */
-    size_t freed[DECAY_STEPS]; /* pages freed per epoch, the last DECAY_STEPS epochs */
+    size_t purging_pages;      /* free pages in flight */
+    struct decay decay;
 } __attribute__((aligned(64)));
 
 static struct node_heap heaps[PAGEHEAP_NODES];
@@ -91,56 +52,23 @@ static struct node_heap heaps[PAGEHEAP_NODES];
  * that fork, holding that lock, sees every heap in use. */
 static unsigned heaps_used = 1;
 
-/* Shared by every node heap.  decay_ms, purge_refused and background are read
- * without a lock; background_idle changes, and wake waits, under heaps[0].lock. */
+/* Shared by every node heap.  thp is set at bootstrap; purge_refused and
+ * background are read without a lock; background_idle changes, and wake
+ * waits, under heaps[0].lock. */
 static struct {
-    long decay_ms;             /* DECAY_UNSET until the first span is allocated */
+    enum thp_mode thp;
     bool purge_refused;        /* the kernel refused madvise: keep everything dirty */
     enum background_state background; /* atomic */
     bool background_idle;      /* the thread sleeps until a free signals wake */
     pthread_cond_t wake;
-} shared = { .wake = PTHREAD_COND_INITIALIZER, .decay_ms = DECAY_UNSET };
+} shared = { .wake = PTHREAD_COND_INITIALIZER };
 
 static void check_heap(struct node_heap *h);
 
-
-/* The decay order and the purging list link through lru_next/lru_prev.
- * after: the span to follow, NULL for the head. */
-static void chain_insert_after(struct span_chain *chain, struct span *after, struct span *span)
+void pageheap_boot(enum thp_mode thp, long decay_ms)
 {
-    span->lru_prev = after;
-    span->lru_next = after ? after->lru_next : chain->head;
-    if (span->lru_next)
-        span->lru_next->lru_prev = span;
-    else
-        chain->tail = span;
-    if (after)
-        after->lru_next = span;
-    else
-        chain->head = span;
-}
-
-static void chain_remove(struct span_chain *chain, struct span *span)
-{
-    if (span->lru_prev)
-        span->lru_prev->lru_next = span->lru_next;
-    else
-        chain->head = span->lru_next;
-    if (span->lru_next)
-        span->lru_next->lru_prev = span->lru_prev;
-    else
-        chain->tail = span->lru_prev;
-    span->lru_next = span->lru_prev = NULL;
-}
-
-static struct span **free_list_for(struct free_lists *lists, size_t npages)
-{
-    return npages <= EXACT_LISTS ? &lists->exact[npages] : &lists->large;
-}
-
-static size_t *free_count_of(struct node_heap *h, const struct span *span)
-{
-    return span->zeroed ? &h->returned_pages : &h->dirty_pages;
+    shared.thp = thp;
+    decay_set_ms(decay_ms);
 }
 
 /* A struct stays with its heap for life (recycled structs go back to the same
@@ -166,16 +94,6 @@ static void span_struct_recycle(struct node_heap *h, struct span *span)
     h->spare = span;
 }
 
-static uintptr_t span_end(const struct span *span)
-{
-    return span->start + (span->npages << TCA_PAGE_SHIFT);
-}
-
-static uintptr_t span_last_page(const struct span *span)
-{
-    return span_end(span) - TCA_PAGE_SIZE;
-}
-
 static void span_map_ends(struct span *span)
 {
     pagemap_set(span->start, span, 0);
@@ -183,45 +101,12 @@ static void span_map_ends(struct span *span)
 }
 
 /* Lists a free span of its kind without merging; a dirty one goes into the
- * LRU list after lru_after (NULL: at the head). */
+ * decay order after lru_after (NULL: at the head). */
 static void list_free_span(struct node_heap *h, struct span *span, struct span *lru_after)
 {
-    struct free_lists *lists = &h->lists[span->zeroed];
     span->state = SPAN_FREE;
     span_map_ends(span);
-    span_list_push(free_list_for(lists, span->npages), span);
-    if (span->npages <= EXACT_LISTS)
-        lists->nonempty[span->npages / 64] |= (uint64_t)1 << (span->npages % 64);
-    if (!span->zeroed)
-        chain_insert_after(&h->lru, lru_after, span);
-    *free_count_of(h, span) += span->npages;
-}
-
-static void unlist_free_span(struct node_heap *h, struct span *span)
-{
-    struct free_lists *lists = &h->lists[span->zeroed];
-    struct span **list = free_list_for(lists, span->npages);
-    span_list_remove(list, span);
-    if (span->npages <= EXACT_LISTS && !*list)
-        lists->nonempty[span->npages / 64] &= ~((uint64_t)1 << (span->npages % 64));
-    if (!span->zeroed)
-        chain_remove(&h->lru, span);
-    *free_count_of(h, span) -= span->npages;
-}
-
-static struct span *span_before(const struct span *span)
-{
-    return span->start >= TCA_PAGE_SIZE ? pagemap_span_of((void *)(span->start - TCA_PAGE_SIZE)) : NULL;
-}
-
-static struct span *span_after(const struct span *span) { return pagemap_span_of((void *)span_end(span)); }
-
-/* Whether neighbour is a free span of node's heap of the kind given (zeroed:
- * returned).  Regions of two heaps may touch: node is checked first, as the
- * rest of another heap's span may be changing under its own lock. */
-static bool free_of_kind(const struct span *neighbour, uint16_t node, uint8_t zeroed)
-{
-    return neighbour && neighbour->node == node && neighbour->state == SPAN_FREE && neighbour->zeroed == zeroed;
+    freelists_insert(&h->free, span, lru_after);
 }
 
 /* Merges free neighbours of the same kind into span (unlisting them), then
@@ -230,8 +115,8 @@ static bool free_of_kind(const struct span *neighbour, uint16_t node, uint8_t ze
 static void insert_free(struct node_heap *h, struct span *span, bool idle)
 {
     struct span *before = span_before(span);
-    if (free_of_kind(before, span->node, span->zeroed)) {
-        unlist_free_span(h, before);
+    if (span_free_of_kind(before, span->node, span->zeroed)) {
+        freelists_remove(&h->free, before);
         pagemap_set(span_last_page(before), NULL, 0);
         pagemap_set(span->start, NULL, 0);
         span->start = before->start;
@@ -239,47 +124,14 @@ static void insert_free(struct node_heap *h, struct span *span, bool idle)
         span_struct_recycle(h, before);
     }
     struct span *after = span_after(span);
-    if (free_of_kind(after, span->node, span->zeroed)) {
-        unlist_free_span(h, after);
+    if (span_free_of_kind(after, span->node, span->zeroed)) {
+        freelists_remove(&h->free, after);
         pagemap_set(span_last_page(span), NULL, 0);
         pagemap_set(after->start, NULL, 0);
         span->npages += after->npages;
         span_struct_recycle(h, after);
     }
-    list_free_span(h, span, idle ? NULL : h->lru.tail);
-}
-
-static size_t first_exact_list(const struct free_lists *lists, size_t npages)
-{
-    for (size_t word = npages / 64; word < EXACT_WORDS; word++) {
-        uint64_t bits = lists->nonempty[word];
-        if (word == npages / 64)
-            bits &= ~(uint64_t)0 << (npages % 64);
-        if (bits)
-            return word * 64 + (size_t)__builtin_ctzll(bits);
-    }
-    return SIZE_MAX;
-}
-
-/* Dirty pages first: they are already resident, returned ones fault again. */
-static struct span *find_free(struct node_heap *h, size_t npages)
-{
-    for (unsigned kind = DIRTY; kind <= RETURNED; kind++) {
-        const struct free_lists *lists = &h->lists[kind];
-        size_t exact = first_exact_list(lists, npages);
-        if (exact <= EXACT_LISTS)
-            return lists->exact[exact];
-        /* Best fit among the big ones, lower address on ties: keeps the heap compact. */
-        struct span *best = NULL;
-        for (struct span *span = lists->large; span; span = span->next)
-            if (span->npages >= npages &&
-                (!best || span->npages < best->npages ||
-                 (span->npages == best->npages && span->start < best->start)))
-                best = span;
-        if (best)
-            return best;
-    }
-    return NULL;
+    list_free_span(h, span, idle ? NULL : h->free.lru.tail);
 }
 
 /* node ≥ 0: the region's pages are asked of that node before any is touched.
@@ -301,14 +153,14 @@ static struct span *grow(struct node_heap *h, size_t npages, int node)
     }
     if (node >= 0)
         os_bind_preferred(memory, region, (unsigned)node);
-    if (tca_options.thp != THP_DEFAULT)
-        os_advise_huge_pages(memory, region, tca_options.thp == THP_ALWAYS);
+    if (shared.thp != THP_DEFAULT)
+        os_advise_huge_pages(memory, region, shared.thp == THP_ALWAYS);
     h->mapped_bytes += region;
     span->start = (uintptr_t)memory;
     span->npages = region >> TCA_PAGE_SHIFT;
     span->zeroed = 1; /* never touched: returned */
     insert_free(h, span, false);
-    return find_free(h, npages);
+    return freelists_find(&h->free, npages);
 }
 
 /* Splits the pages after the first npages of an unlisted span into a new span
@@ -325,63 +177,20 @@ static struct span *split_off(struct node_heap *h, struct span *span, size_t npa
     return back;
 }
 
-/* ---- decay ---- */
+/* ---- purging ---- */
 
-/* The decay time in force, read from the options at the first use. */
-static long decay_ms_now(void)
-{
-    long ms = __atomic_load_n(&shared.decay_ms, __ATOMIC_RELAXED);
-    if (TCA_UNLIKELY(ms == DECAY_UNSET)) {
-        long unset = DECAY_UNSET;
-        ms = tca_options.decay_ms;
-        if (!__atomic_compare_exchange_n(&shared.decay_ms, &unset, ms, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-            ms = unset;
-    }
-    return ms;
-}
-
-static void decay_set_locked(struct node_heap *h, long ms, uint64_t now)
-{
-    h->epoch_ms = ms > DECAY_STEPS ? (uint64_t)ms / DECAY_STEPS : 1;
-    h->epoch_end_ms = now + h->epoch_ms;
-    /* Whatever is dirty now starts its decay now. */
-    for (unsigned i = 0; i < DECAY_STEPS; i++)
-        h->freed[i] = 0;
-    h->freed[h->epoch] = h->dirty_pages + h->purging_pages;
-}
-
-static void decay_ensure_ready(struct node_heap *h)
-{
-    if (TCA_UNLIKELY(!h->epoch_ms))
-        decay_set_locked(h, decay_ms_now(), os_clock_ms());
-}
-
+/* Whether dirty pages go back on the decay curve: not with decay_ms 0 (at
+ * once) or -1 (never), nor once the kernel refused madvise. */
 static bool decay_active(void)
 {
-    return __atomic_load_n(&shared.decay_ms, __ATOMIC_RELAXED) > 0 &&
-           !__atomic_load_n(&shared.purge_refused, __ATOMIC_RELAXED);
+    return decay_ms() > 0 && !__atomic_load_n(&shared.purge_refused, __ATOMIC_RELAXED);
 }
 
-/* Moves the epoch ring forward to now; true when an epoch ended. */
-static bool decay_advance(struct node_heap *h, uint64_t now)
+/* The heap's decay, started at its first use. */
+static struct decay *decay_of(struct node_heap *h)
 {
-    if (now < h->epoch_end_ms)
-        return false;
-    uint64_t ended = (now - h->epoch_end_ms) / h->epoch_ms + 1;
-    h->epoch_end_ms += ended * h->epoch_ms;
-    for (uint64_t i = 0; i < ended && i < DECAY_STEPS; i++) {
-        h->epoch = (h->epoch + 1) % DECAY_STEPS;
-        h->freed[h->epoch] = 0;
-    }
-    return true;
-}
-
-static size_t decay_dirty_allowed(const struct node_heap *h)
-{
-    uint64_t allowed = 0;
-    for (unsigned age = 0; age < DECAY_STEPS; age++)
-        allowed += (uint64_t)h->freed[(h->epoch + DECAY_STEPS - age) % DECAY_STEPS] * decay_weight[age];
-    return (size_t)(allowed >> 16);
+    decay_start_once(&h->decay, h->free.dirty_pages + h->purging_pages);
+    return &h->decay;
 }
 
 /* Marks an unlisted dirty span as being purged and chains it onto *batch. */
@@ -390,7 +199,7 @@ static void stash_for_purge(struct node_heap *h, struct span *span, struct span 
     span_map_ends(span); /* neighbours must see it purging */
     span->state = SPAN_PURGING;
     h->purging_pages += span->npages;
-    chain_insert_after(&h->purging, NULL, span);
+    span_chain_insert_after(&h->purging, NULL, span);
     span->next = *batch;
     *batch = span;
 }
@@ -400,11 +209,11 @@ static void stash_for_purge(struct node_heap *h, struct span *span, struct span 
 static struct span *purge_take(struct node_heap *h, size_t keep)
 {
     struct span *batch = NULL;
-    while (h->dirty_pages > keep && h->lru.head) {
-        struct span *span = h->lru.head;
-        size_t excess = h->dirty_pages - keep;
+    while (h->free.dirty_pages > keep && h->free.lru.head) {
+        struct span *span = h->free.lru.head;
+        size_t excess = h->free.dirty_pages - keep;
         size_t purge = excess > PURGE_MIN_PAGES ? excess : PURGE_MIN_PAGES;
-        unlist_free_span(h, span);
+        freelists_remove(&h->free, span);
         struct span *back = purge < span->npages ? split_off(h, span, span->npages - purge) : NULL;
         if (back) {
             list_free_span(h, span, NULL); /* still the least recently freed */
@@ -428,7 +237,7 @@ static size_t purge_batch_locked(struct node_heap *h, struct span *batch)
     size_t purged = 0;
     for (struct span *span = batch, *next; span; span = next) {
         next = span->next;
-        chain_remove(&h->purging, span);
+        span_chain_remove(&h->purging, span);
         h->purging_pages -= span->npages;
         if (span->zeroed)
             purged += span->npages;
@@ -449,7 +258,7 @@ static struct span *purge_beyond_cap(struct node_heap *h)
 {
     size_t in_use = h->slab_pages + h->large_pages;
     size_t cap = in_use / 4 > DIRTY_CAP_MIN_PAGES ? in_use / 4 : DIRTY_CAP_MIN_PAGES;
-    if (h->dirty_pages <= cap || !decay_active())
+    if (h->free.dirty_pages <= cap || !decay_active())
         return NULL;
     return purge_take(h, cap - cap / 4);
 }
@@ -461,7 +270,7 @@ static struct span *decay_take_due(struct node_heap *h, bool epoch_ended)
     if (!epoch_ended || !decay_active() ||
         __atomic_load_n(&shared.background, __ATOMIC_RELAXED) == BACKGROUND_RUNNING)
         return NULL;
-    return purge_take(h, decay_dirty_allowed(h));
+    return purge_take(h, decay_dirty_allowed(&h->decay));
 }
 
 /* ---- allocation ---- */
@@ -472,20 +281,20 @@ static struct span *decay_take_due(struct node_heap *h, bool epoch_ended)
  * does not keep both.  decay_ms -1 asked for no madvise: it grows. */
 static struct span *find_free_by_returning(struct node_heap *h, size_t npages)
 {
-    if (__atomic_load_n(&shared.decay_ms, __ATOMIC_RELAXED) < 0 ||
-        __atomic_load_n(&shared.purge_refused, __ATOMIC_RELAXED))
+    if (decay_ms() < 0 || __atomic_load_n(&shared.purge_refused, __ATOMIC_RELAXED))
         return NULL;
-    for (struct span *dirty = h->lru.head; dirty; dirty = dirty->lru_next) {
+    for (struct span *dirty = h->free.lru.head; dirty; dirty = dirty->lru_next) {
         struct span *before = span_before(dirty), *after = span_after(dirty);
-        size_t merged = dirty->npages + (free_of_kind(before, dirty->node, RETURNED) ? before->npages : 0) +
-                        (free_of_kind(after, dirty->node, RETURNED) ? after->npages : 0);
+        size_t merged = dirty->npages +
+                        (span_free_of_kind(before, dirty->node, FREE_RETURNED) ? before->npages : 0) +
+                        (span_free_of_kind(after, dirty->node, FREE_RETURNED) ? after->npages : 0);
         if (merged < npages)
             continue;
         struct span *batch = NULL;
-        unlist_free_span(h, dirty);
+        freelists_remove(&h->free, dirty);
         stash_for_purge(h, dirty, &batch);
         purge_batch_locked(h, batch);
-        return find_free(h, npages);
+        return freelists_find(&h->free, npages);
     }
     return NULL;
 }
@@ -508,16 +317,15 @@ static struct node_heap *heap_of_node(int node)
 
 static unsigned heaps_in_use(void) { return __atomic_load_n(&heaps_used, __ATOMIC_ACQUIRE); }
 
-struct span *pageheap_alloc_span_on_node(size_t npages, size_t align_pages, unsigned sizeclass, int node)
+struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned sizeclass, int node)
 {
     if (npages > (TCA_MAX_REQUEST >> TCA_PAGE_SHIFT))
         return NULL;
     struct node_heap *h = heap_of_node(node);
     pthread_mutex_lock(&h->lock);
-    decay_ensure_ready(h);
-    struct span *due = decay_take_due(h, decay_advance(h, os_clock_ms()));
+    struct span *due = decay_take_due(h, decay_advance(decay_of(h)));
     size_t want = npages + align_pages - 1;
-    struct span *span = find_free(h, want);
+    struct span *span = freelists_find(&h->free, want);
     if (!span)
         span = find_free_by_returning(h, want);
     if (!span)
@@ -526,7 +334,7 @@ struct span *pageheap_alloc_span_on_node(size_t npages, size_t align_pages, unsi
         goto out;
     /* The pieces left over keep the span's place in the decay order. */
     struct span *lru_after = span->zeroed ? NULL : span->lru_prev;
-    unlist_free_span(h, span);
+    freelists_remove(&h->free, span);
     size_t lead = (tca_align_up(span->start, align_pages << TCA_PAGE_SHIFT) - span->start) >> TCA_PAGE_SHIFT;
     struct span *aligned = lead ? split_off(h, span, lead) : span;
     struct span *tail = aligned && aligned->npages > npages ? split_off(h, aligned, npages) : NULL;
@@ -577,11 +385,10 @@ static void free_span(struct span *span, bool idle)
     struct node_heap *h = &heaps[span->node];
     /* decay_ms 0: the span is ours alone, so madvise before taking the lock.
      * The unlocked read is harmless: a change of decay_ms applies from the next free. */
-    bool purge_now = __atomic_load_n(&shared.decay_ms, __ATOMIC_RELAXED) == 0 &&
-                     !__atomic_load_n(&shared.purge_refused, __ATOMIC_RELAXED);
+    bool purge_now = decay_ms() == 0 && !__atomic_load_n(&shared.purge_refused, __ATOMIC_RELAXED);
     bool purged = purge_now && os_purge((void *)span->start, span->npages << TCA_PAGE_SHIFT);
     pthread_mutex_lock(&h->lock);
-    decay_ensure_ready(h);
+    struct decay *decay = decay_of(h);
     if (purge_now && !purged)
         __atomic_store_n(&shared.purge_refused, true, __ATOMIC_RELAXED);
     if (span->state == SPAN_SLAB) {
@@ -591,10 +398,9 @@ static void free_span(struct span *span, bool idle)
         h->large_pages -= span->npages;
     }
     span->zeroed = purged;
-    span->arena = NULL;
-    bool epoch_ended = decay_advance(h, os_clock_ms());
+    bool epoch_ended = decay_advance(decay);
     if (!purged && !idle)
-        h->freed[h->epoch] += span->npages;
+        decay_count_freed(decay, span->npages);
     insert_free(h, span, idle);
     struct span *due = decay_take_due(h, epoch_ended);
     if (!due)
@@ -622,13 +428,13 @@ size_t pageheap_purge(bool all)
     for (unsigned i = 0, used = heaps_in_use(); i < used; i++) {
         struct node_heap *h = &heaps[i];
         pthread_mutex_lock(&h->lock);
-        decay_ensure_ready(h);
+        struct decay *decay = decay_of(h);
         struct span *batch = NULL;
         if (all)
             batch = purge_take(h, 0);
         else if (decay_active()) {
-            decay_advance(h, os_clock_ms());
-            batch = purge_take(h, decay_dirty_allowed(h));
+            decay_advance(decay);
+            batch = purge_take(h, decay_dirty_allowed(decay));
         }
         purged += purge_batch_locked(h, batch);
         pthread_mutex_unlock(&h->lock);
@@ -638,20 +444,18 @@ size_t pageheap_purge(bool all)
 
 void pageheap_set_decay_ms(long ms)
 {
-    __atomic_store_n(&shared.decay_ms, ms, __ATOMIC_RELAXED);
-    uint64_t now = os_clock_ms();
+    decay_set_ms(ms);
     for (unsigned i = 0, used = heaps_in_use(); i < used; i++) {
-        pthread_mutex_lock(&heaps[i].lock);
-        decay_set_locked(&heaps[i], ms, now);
+        struct node_heap *h = &heaps[i];
+        pthread_mutex_lock(&h->lock);
+        decay_restart(&h->decay, h->free.dirty_pages + h->purging_pages);
         if (i == 0)
             pthread_cond_signal(&shared.wake); /* a sleeping background thread follows the new pace */
-        pthread_mutex_unlock(&heaps[i].lock);
+        pthread_mutex_unlock(&h->lock);
     }
     if (ms == 0)
         pageheap_purge(true);
 }
-
-long pageheap_decay_ms(void) { return decay_ms_now(); }
 
 /* ---- background thread ---- */
 
@@ -670,17 +474,16 @@ bool pageheap_background_claim(void)
  * epoch when anything is dirty there; true when something is. */
 static bool background_purge_locked(struct node_heap *h, uint64_t *wait_ms)
 {
-    decay_ensure_ready(h);
+    struct decay *decay = decay_of(h);
     struct span *due = NULL;
     if (decay_active()) {
-        decay_advance(h, os_clock_ms());
-        due = purge_take(h, decay_dirty_allowed(h));
+        decay_advance(decay);
+        due = purge_take(h, decay_dirty_allowed(decay));
     }
     purge_batch_locked(h, due);
-    if (!decay_active() || !h->dirty_pages)
+    if (!decay_active() || !h->free.dirty_pages)
         return false;
-    uint64_t now = os_clock_ms();
-    uint64_t until_epoch_end = h->epoch_end_ms > now ? h->epoch_end_ms - now : 1;
+    uint64_t until_epoch_end = decay_ms_to_epoch_end(decay);
     if (until_epoch_end < *wait_ms)
         *wait_ms = until_epoch_end;
     return true;
@@ -718,10 +521,11 @@ void pageheap_background_step(void)
 static void read_heap_stats(struct node_heap *h, struct pageheap_stats *out)
 {
     pthread_mutex_lock(&h->lock);
+    size_t dirty_pages = h->free.dirty_pages + h->purging_pages;
     out->mapped_bytes += h->mapped_bytes;
-    out->dirty_bytes += (h->dirty_pages + h->purging_pages) << TCA_PAGE_SHIFT;
-    out->returned_bytes += h->returned_pages << TCA_PAGE_SHIFT;
-    out->free_bytes += (h->dirty_pages + h->purging_pages + h->returned_pages) << TCA_PAGE_SHIFT;
+    out->dirty_bytes += dirty_pages << TCA_PAGE_SHIFT;
+    out->returned_bytes += h->free.returned_pages << TCA_PAGE_SHIFT;
+    out->free_bytes += (dirty_pages + h->free.returned_pages) << TCA_PAGE_SHIFT;
     out->large_bytes += h->large_pages << TCA_PAGE_SHIFT;
     out->slab_bytes += h->slab_pages << TCA_PAGE_SHIFT;
     pthread_mutex_unlock(&h->lock);
@@ -734,6 +538,7 @@ void pageheap_read_stats(struct pageheap_stats *out)
         read_heap_stats(&heaps[i], out);
 }
 
+/* One node's heap (node % PAGEHEAP_NODES), for the tests, which declare it. */
 void pageheap_read_node_stats(unsigned node, struct pageheap_stats *out)
 {
     *out = (struct pageheap_stats){0};
@@ -768,61 +573,29 @@ void pageheap_fork_child(void)
         pthread_mutex_init(&h->lock, NULL);
         while (h->purging.head) {
             struct span *span = h->purging.head;
-            chain_remove(&h->purging, span);
+            span_chain_remove(&h->purging, span);
             h->purging_pages -= span->npages;
             span->zeroed = 0;
             insert_free(h, span, false);
         }
     }
-    /* The parent's thread is not in the child (see background.h). */
+    /* The parent's thread is not in the child: it is started again when wanted. */
     shared.background = BACKGROUND_OFF;
     shared.background_idle = false;
 }
 
-static void check_failed(const char *what, const struct span *span)
-{
-    os_fatal_pointer(what, span ? (void *)span->start : NULL, 0);
-}
-
-static size_t check_free_lists(struct node_heap *h, unsigned kind)
-{
-    struct free_lists *lists = &h->lists[kind];
-    size_t pages = 0;
-    for (size_t n = 1; n <= EXACT_LISTS + 1; n++) {
-        struct span *head = n <= EXACT_LISTS ? lists->exact[n] : lists->large;
-        if (n <= EXACT_LISTS && !head != !(lists->nonempty[n / 64] & ((uint64_t)1 << (n % 64))))
-            check_failed("page heap: free list bitmap wrong near", head);
-        for (struct span *span = head; span; span = span->next) {
-            if (span->state != SPAN_FREE || span->zeroed != kind || &heaps[span->node] != h ||
-                free_list_for(lists, span->npages) != (n <= EXACT_LISTS ? &lists->exact[n] : &lists->large))
-                check_failed("page heap: free span in the wrong list at", span);
-            if (pagemap_span_of((void *)span->start) != span || pagemap_span_of((void *)span_last_page(span)) != span)
-                check_failed("page heap: free span not in the pagemap at", span);
-            if (free_of_kind(span_after(span), span->node, span->zeroed))
-                check_failed("page heap: uncoalesced free spans at", span);
-            pages += span->npages;
-        }
-    }
-    return pages;
-}
-
 static void check_heap(struct node_heap *h)
 {
-    if (check_free_lists(h, DIRTY) != h->dirty_pages || check_free_lists(h, RETURNED) != h->returned_pages)
-        check_failed("page heap: free page count drifted", NULL);
-    size_t lru_pages = 0;
-    for (struct span *span = h->lru.head; span; span = span->lru_next) {
-        if (span->state != SPAN_FREE || span->zeroed || (span->lru_next ? span->lru_next->lru_prev : h->lru.tail) != span)
-            check_failed("page heap: decay list broken at", span);
-        lru_pages += span->npages;
-    }
+    freelists_check(&h->free, (uint16_t)(h - heaps));
     size_t purging_pages = 0;
     for (struct span *span = h->purging.head; span; span = span->lru_next)
         purging_pages += span->npages;
-    if (lru_pages != h->dirty_pages || purging_pages != h->purging_pages)
-        check_failed("page heap: dirty page count drifted", NULL);
+    if (purging_pages != h->purging_pages)
+        os_fatal_pointer("page heap: dirty page count drifted", NULL, 0);
 }
 
+/* Every node heap's invariants, for the tests (which declare it; checked
+ * builds verify them at every step): no thread may use the heap meanwhile. */
 void pageheap_check(void)
 {
     for (unsigned i = 0, used = heaps_in_use(); i < used; i++)

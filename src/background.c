@@ -5,6 +5,7 @@
 
 #include "arenas/arena.h"
 #include "src/bootstrap.h"
+#include "pageheap/decay.h"
 #include "pageheap/os.h"
 
 /* The thread only sleeps, purges and walks bins: a small stack will do. */
@@ -21,11 +22,11 @@ static void *background_main(void *unused)
         pageheap_background_step();
         /* A spare slab goes back once its bin saw no traffic for half a decay
          * time: between half and one decay time of idleness. */
-        long decay_ms = pageheap_decay_ms();
+        long decay_time = decay_ms();
         uint64_t now = os_clock_ms();
-        if (decay_ms > 0 && now >= spares_due) {
+        if (decay_time > 0 && now >= spares_due) {
             arenas_decay_spares();
-            spares_due = now + (uint64_t)decay_ms / 2;
+            spares_due = now + (uint64_t)decay_time / 2;
         }
         /* main() may have ended with pthread_exit(): the process must end when
          * its last thread does, as it would without us (exit status 0). */

@@ -53,6 +53,7 @@ static bool boot(void)
     options_read_environment();
     sizeclass_init();
     arenas_init(tca_options.narenas ? (unsigned)tca_options.narenas : os_cpu_count(NULL));
+    pageheap_boot((enum thp_mode)tca_options.thp, tca_options.decay_ms);
     if (!arena_get(0) || !tcache_boot())
         return false;
     pthread_atfork(fork_prepare, fork_parent, fork_child);

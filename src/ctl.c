@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "arenas/arena.h"
+#include "pageheap/decay.h"
 #include "src/background.h"
 #include "src/bootstrap.h"
 #include "src/options.h"
@@ -255,7 +256,7 @@ static int ctl_thread_tcache_flush(const struct ctl_path *path, const struct ctl
 static int ctl_decay_ms(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
-    long old_ms = pageheap_decay_ms(), new_ms = old_ms;
+    long old_ms = decay_ms(), new_ms = old_ms;
     int err = take_new_value(io, &new_ms, sizeof new_ms);
     if (err)
         return err;

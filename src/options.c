@@ -2,21 +2,23 @@
 
 #include <string.h>
 
+#include "pageheap/decay.h"
 #include "pageheap/os.h"
+#include "pageheap/pageheap.h"
 
 struct tca_options tca_options = {
     .narenas = 0,
     .tcache = true,
     .hwloc = true,
     .arena_per = ARENA_PER_CPU,
-    .decay_ms = 1000,
+    .decay_ms = DECAY_MS_DEFAULT,
     .background_thread = false,
     .thp = THP_DEFAULT,
     .stats_print = false,
     .stats_format = STATS_TEXT,
 };
 
-static const char *const thp_names[] = {"default", "always", "never", NULL};
+static const char *const thp_names[] = {[THP_DEFAULT] = "default", [THP_ALWAYS] = "always", [THP_NEVER] = "never", NULL};
 static const char *const arena_per_names[] = {"cpu", "core", "l3", "numa", NULL};
 static const char *const stats_format_names[] = {"text", "json", "prometheus", NULL};
 

@@ -5,7 +5,6 @@
 
 #include "pageheap/common.h"
 
-enum tca_thp_mode { THP_DEFAULT, THP_ALWAYS, THP_NEVER };
 /* Which CPUs share an arena: each CPU, SMT siblings, an L3 cache, a NUMA node. */
 enum tca_arena_per { ARENA_PER_CPU, ARENA_PER_CORE, ARENA_PER_L3, ARENA_PER_NUMA };
 enum tca_stats_format { STATS_TEXT, STATS_JSON, STATS_PROMETHEUS };
@@ -17,7 +16,7 @@ struct tca_options {
     long arena_per;          /* enum tca_arena_per */
     long decay_ms;           /* free pages idle this long go back to the OS; 0 at once, -1 never */
     bool background_thread;  /* a thread purges on a timer, so idle processes shrink too */
-    long thp;                /* enum tca_thp_mode, for the heap's regions */
+    long thp;                /* enum thp_mode (pageheap/pageheap.h), for the heap's regions */
     bool stats_print;        /* print statistics at exit */
     long stats_format;       /* enum tca_stats_format */
     char stats_file[256];    /* where stats_print writes ("" = stderr) */

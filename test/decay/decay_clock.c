@@ -11,7 +11,12 @@
 
 #include "check.h"
 #include "src/options.h"
+#include "pageheap/decay.h"
 #include "pageheap/pageheap.h"
+
+/* The page heap checks its invariants on every step only in a checked build;
+ * it exports the check for the tests. */
+void pageheap_check(void);
 
 static uint64_t fake_now_ms = 1000000;
 uint64_t os_clock_ms(void) { return fake_now_ms; }
@@ -49,7 +54,7 @@ static uintptr_t free_burst(void)
 {
     struct span *spans[SPANS];
     for (int i = 0; i < SPANS; i++) {
-        spans[i] = pageheap_alloc_span(SPAN_PAGES, 1, 0);
+        spans[i] = pageheap_alloc_span(SPAN_PAGES, 1, 0, -1);
         CHECK(spans[i]);
         memset((void *)spans[i]->start, 0x5a, SPAN_PAGES * TCA_PAGE_SIZE);
         if (i)
@@ -96,7 +101,7 @@ static void test_curve(void)
 static void test_immediate_and_never(void)
 {
     pageheap_set_decay_ms(0);
-    struct span *span = pageheap_alloc_span(SPAN_PAGES, 1, 0);
+    struct span *span = pageheap_alloc_span(SPAN_PAGES, 1, 0, -1);
     uintptr_t start = span->start;
     memset((void *)start, 1, SPAN_PAGES * TCA_PAGE_SIZE);
     pageheap_free_span(span);
@@ -104,7 +109,7 @@ static void test_immediate_and_never(void)
     CHECK(resident_pages(start, SPAN_PAGES) == 0);
 
     pageheap_set_decay_ms(-1);
-    CHECK(pageheap_decay_ms() == -1);
+    CHECK(decay_ms() == -1);
     free_burst();
     fake_now_ms += 3600 * 1000;
     CHECK(pageheap_purge(false) == 0);
@@ -121,7 +126,7 @@ static void test_runtime_change(void)
     free_burst();
     fake_now_ms += DECAY_MS / 2;
     pageheap_set_decay_ms(100);
-    CHECK(pageheap_decay_ms() == 100);
+    CHECK(decay_ms() == 100);
     fake_now_ms += 99;
     pageheap_purge(false);
     CHECK(dirty_pages() > 0);
@@ -136,7 +141,7 @@ static void test_slow_paths_purge(void)
 {
     free_burst();
     fake_now_ms += DECAY_MS + EPOCH_MS;
-    struct span *span = pageheap_alloc_span(1, 1, 0);
+    struct span *span = pageheap_alloc_span(1, 1, 0, -1);
     CHECK(dirty_pages() == 0);
     free_burst();
     fake_now_ms += DECAY_MS + EPOCH_MS;
@@ -150,8 +155,8 @@ static void test_slow_paths_purge(void)
 static void test_idle_span_goes_first(void)
 {
     enum { PAGES = 128 }; /* above the smallest piece purged */
-    struct span *idle = pageheap_alloc_span(PAGES, 1, 0), *apart = pageheap_alloc_span(1, 1, 0),
-                *fresh = pageheap_alloc_span(PAGES, 1, 0);
+    struct span *idle = pageheap_alloc_span(PAGES, 1, 0, -1), *apart = pageheap_alloc_span(1, 1, 0, -1),
+                *fresh = pageheap_alloc_span(PAGES, 1, 0, -1);
     memset((void *)idle->start, 1, PAGES * TCA_PAGE_SIZE);
     memset((void *)fresh->start, 1, PAGES * TCA_PAGE_SIZE);
     uintptr_t idle_start = idle->start, fresh_start = fresh->start;
@@ -171,8 +176,8 @@ static void test_idle_span_goes_first(void)
 static void test_mixed_neighbours(void)
 {
     pageheap_set_decay_ms(-1);
-    struct span *a = pageheap_alloc_span(8, 1, 0), *b = pageheap_alloc_span(8, 1, 0),
-                *c = pageheap_alloc_span(8, 1, 0);
+    struct span *a = pageheap_alloc_span(8, 1, 0, -1), *b = pageheap_alloc_span(8, 1, 0, -1),
+                *c = pageheap_alloc_span(8, 1, 0, -1);
     CHECK(b->start == a->start + 8 * TCA_PAGE_SIZE && c->start == b->start + 8 * TCA_PAGE_SIZE);
     pageheap_free_span(a);
     CHECK(pageheap_purge(true) == 8 * TCA_PAGE_SIZE);
@@ -181,10 +186,10 @@ static void test_mixed_neighbours(void)
     pageheap_free_span(b);
     CHECK(dirty_pages() == 16); /* b merged with c, not with a */
     /* Dirty pages are reused first, and are not zero. */
-    struct span *reuse = pageheap_alloc_span(16, 1, 0);
+    struct span *reuse = pageheap_alloc_span(16, 1, 0, -1);
     CHECK(reuse->start == b->start && !reuse->zeroed);
     CHECK(dirty_pages() == 0);
-    struct span *zero = pageheap_alloc_span(8, 1, 0);
+    struct span *zero = pageheap_alloc_span(8, 1, 0, -1);
     CHECK(zero->zeroed);
     for (size_t i = 0; i < 8 * TCA_PAGE_SIZE; i++)
         CHECK(((const char *)zero->start)[i] == 0);
@@ -200,10 +205,10 @@ static void test_mixed_neighbours(void)
 static void test_return_instead_of_growing(void)
 {
     pageheap_set_decay_ms(DECAY_MS);
-    struct span *a = pageheap_alloc_span(8, 1, 0), *b = pageheap_alloc_span(8, 1, 0);
+    struct span *a = pageheap_alloc_span(8, 1, 0, -1), *b = pageheap_alloc_span(8, 1, 0, -1);
     struct pageheap_stats stats;
     pageheap_read_stats(&stats);
-    struct span *rest = pageheap_alloc_span(stats.returned_bytes / TCA_PAGE_SIZE, 1, 0);
+    struct span *rest = pageheap_alloc_span(stats.returned_bytes / TCA_PAGE_SIZE, 1, 0, -1);
     CHECK(rest && rest->start == b->start + 8 * TCA_PAGE_SIZE);
     uintptr_t start = a->start;
     pageheap_free_span(a);
@@ -211,7 +216,7 @@ static void test_return_instead_of_growing(void)
     memset((void *)b->start, 0x77, 8 * TCA_PAGE_SIZE);
     pageheap_free_span(b);
     CHECK(dirty_pages() == 8);
-    struct span *both = pageheap_alloc_span(16, 1, 0);
+    struct span *both = pageheap_alloc_span(16, 1, 0, -1);
     CHECK(both->start == start && both->zeroed);
     pageheap_read_stats(&stats);
     CHECK(stats.mapped_bytes == stats.large_bytes + stats.slab_bytes);

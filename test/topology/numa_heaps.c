@@ -17,6 +17,12 @@
 #include "pageheap/pagemap.h"
 #include "tcarena.h"
 
+/* The page heap checks its invariants on every step only in a checked build;
+ * it exports the check for the tests. */
+void pageheap_check(void);
+/* One node's heap (node % PAGEHEAP_NODES), also exported for the tests. */
+void pageheap_read_node_stats(unsigned node, struct pageheap_stats *out);
+
 #define LARGE_SIZE (256 * 1024)
 #define LARGE_PAGES (LARGE_SIZE / TCA_PAGE_SIZE)
 

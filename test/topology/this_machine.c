@@ -30,7 +30,7 @@ static void *run_pinned(void *arg)
     CHECK(tca_ctl("thread.tcache.flush", NULL, NULL, NULL, 0) == 0);
     void *block = malloc(3000);
     CHECK(block != NULL);
-    pinned->arena = pagemap_span_of(block)->arena->index;
+    pinned->arena = pagemap_span_of(block)->arena_index;
     free(block);
     return NULL;
 }

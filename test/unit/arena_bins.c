@@ -15,7 +15,7 @@ static void check_block(void *block, struct arena *arena)
 {
     CHECK(pagemap_class_of(block) == test_class);
     struct span *slab = pagemap_span_of(block);
-    CHECK(slab->state == SPAN_SLAB && slab->arena == arena);
+    CHECK(slab->state == SPAN_SLAB && slab->arena_index == arena->index);
     CHECK(((uintptr_t)block - slab->start) % sizeclass_size(test_class) == 0);
 }
 

@@ -7,6 +7,7 @@
 
 #include "arenas/arena.h"
 #include "check.h"
+#include "pageheap/decay.h"
 #include "tcarena.h"
 #include "src/bootstrap.h"
 #include "pageheap/pagemap.h"
@@ -32,7 +33,7 @@ static void free_twice(void *block)
 int main(void)
 {
     CHECK(tca_bootstrap());
-    if (topology_numa_nodes() > 1 || pageheap_decay_ms() == 0)
+    if (topology_numa_nodes() > 1 || decay_ms() == 0)
         SKIP("the cache is off on several NUMA nodes and with decay_ms 0");
 
     /* Reuse: the same run back, and one a little longer for a little less. */

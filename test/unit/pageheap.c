@@ -1,10 +1,15 @@
 /* The page heap: spans allocated and freed, neighbours coalescing whatever
  * order they are freed in, aligned spans, slab spans in the pagemap, and the
  * heap's own invariant check after every step. */
+#include "arenas/sizeclass.h"
 #include "check.h"
 #include "src/bootstrap.h"
 #include "pageheap/pageheap.h"
 #include "pageheap/pagemap.h"
+
+/* The page heap checks its invariants on every step only in a checked build;
+ * it exports the check for the tests. */
+void pageheap_check(void);
 
 /* Above the exact-size lists, so allocation is best fit and, from one free
  * run, in address order. */
@@ -31,7 +36,7 @@ static void check_free_run(uintptr_t start, uintptr_t end)
 
 static struct span *alloc_large(size_t npages)
 {
-    struct span *span = pageheap_alloc_span(npages, 1, 0);
+    struct span *span = pageheap_alloc_span(npages, 1, 0, -1);
     CHECK(span && span->state == SPAN_LARGE && span->npages == npages);
     CHECK(span->start % TCA_PAGE_SIZE == 0);
     CHECK(pagemap_span_of((void *)span->start) == span);
@@ -89,7 +94,7 @@ static void check_alignment(void)
 {
     for (size_t align_pages = 1; align_pages <= 512; align_pages *= 2) {
         for (size_t npages = 1; npages <= 257; npages += 64) {
-            struct span *span = pageheap_alloc_span(npages, align_pages, 0);
+            struct span *span = pageheap_alloc_span(npages, align_pages, 0, -1);
             CHECK(span && span->npages == npages);
             CHECK(span->start % (align_pages * TCA_PAGE_SIZE) == 0);
             check_heap();
@@ -102,7 +107,7 @@ static void check_alignment(void)
 static void check_slab_spans(void)
 {
     unsigned cls = TCA_NCLASSES - 1;
-    struct span *slab = pageheap_alloc_span(4, 1, cls);
+    struct span *slab = pageheap_alloc_span(4, 1, cls, -1);
     CHECK(slab && slab->state == SPAN_SLAB && slab->sizeclass == cls);
     for (size_t page = 0; page < 4; page++) {
         const void *inside = (const char *)slab->start + page * TCA_PAGE_SIZE + 100;
@@ -124,7 +129,7 @@ static void check_reuse(void)
     struct pageheap_stats before, after;
     pageheap_read_stats(&before);
     for (int round = 0; round < 100; round++) {
-        struct span *span = pageheap_alloc_span(1000, 1, 0);
+        struct span *span = pageheap_alloc_span(1000, 1, 0, -1);
         CHECK(span);
         pageheap_free_span(span);
     }

@@ -4,7 +4,7 @@
 #include <sys/mman.h>
 
 #include "check.h"
-#include "pageheap/pageheap.h"
+#include "arenas/sizeclass.h"
 #include "pageheap/pagemap.h"
 
 static int static_object;
