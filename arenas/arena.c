@@ -1,4 +1,5 @@
-/* Arenas: slabs per size class under a bin lock; large runs straight from the page heap. */
+/* Arenas: slabs per size class under a bin lock.  The secure build's variants
+ * are calls into secure.c under if (TCA_SECURE). */
 #include "arenas/arena.h"
 
 #include <string.h>
@@ -29,7 +30,7 @@ struct arena *arena_get(unsigned index)
     if (!arena && (arena = base_alloc(sizeof *arena))) {
         for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
             pthread_mutex_init(&arena->bins[cls].lock, NULL);
-        pthread_mutex_init(&arena->large_cache_lock, NULL);
+        large_init(&arena->large);
         arena->index = index;
         __atomic_store_n(&arena_table[index], arena, __ATOMIC_RELEASE);
     }
@@ -62,11 +63,7 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
 {
     const struct sizeclass_info *info = &sizeclass_table[cls];
     int node = topology_arena_memory_node(arena->index);
-#if TCA_SECURE
-    struct span *slab = secure_slab_alloc(cls, node);
-#else
-    struct span *slab = pageheap_alloc_span(info->slab_pages, 1, cls, node);
-#endif
+    struct span *slab = TCA_SECURE ? secure_slab_alloc(cls, node) : pageheap_alloc_span(info->slab_pages, 1, cls, node);
     if (!slab)
         return NULL;
     slab->arena_index = (uint16_t)arena->index;
@@ -83,20 +80,13 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
     return slab;
 }
 
-#if TCA_SECURE
-/* Random free blocks: where the next block lies cannot be told from the last. */
-static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned want)
-{
-    unsigned got = 0;
-    for (unsigned nslots = sizeclass_table[slab->sizeclass].nslots; got < want && slab->nfree; got++, slab->nfree--)
-        out[got] = (void *)(slab->start + secure_take_random_slot(slab->free_slots, nslots) * size);
-    return got;
-}
-#else
 /* Lowest free blocks first: a slab fills from its start, which keeps the
- * blocks handed out together close together. */
+ * blocks handed out together close together.  The secure build takes them
+ * in random order. */
 static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned want)
 {
+    if (TCA_SECURE)
+        return secure_slab_take(slab, size, out, want);
     unsigned got = 0;
     for (unsigned word = 0; word < TCA_SLAB_MAX_SLOTS / 64 && got < want; word++) {
         uint64_t bits = slab->free_slots[word];
@@ -118,7 +108,6 @@ static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned w
     slab->nfree = (uint16_t)(slab->nfree - got);
     return got;
 }
-#endif
 
 unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned want)
 {
@@ -150,24 +139,6 @@ static _Noreturn __attribute__((cold)) void flush_abort(struct arena_bin *locked
     os_fatal_pointer(what, ptr, cls ? sizeclass_size(cls) : 0);
 }
 
-#if TCA_SECURE
-/* Puts a freed block of slab in the bin's quarantine, once it is known to be
- * a block in use; returns the block that leaves quarantine for its slab, or NULL. */
-static void *quarantine_swap(struct arena_bin *bin, struct span *slab, const struct sizeclass_info *info,
-                             unsigned cls, void *block)
-{
-    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)block - slab->start);
-    if (slot >= info->nslots)
-        flush_abort(bin, "free(): invalid pointer", block, 0);
-    if ((slab->free_slots[slot / 64] & ((uint64_t)1 << (slot % 64))) || secure_quarantined(&bin->quarantine, block))
-        flush_abort(bin, "double free of", block, cls);
-    void *leaving = secure_quarantine_push(&bin->quarantine, block);
-    if (leaving && !secure_quarantine_mark_intact(leaving))
-        flush_abort(bin, "write after free of", leaving, cls);
-    return leaving;
-}
-#endif
-
 /* The slab of class cls that ptr lies in; aborts (unlocking locked) if none. */
 static struct span *slab_of_block(const void *ptr, unsigned cls, struct arena_bin *locked)
 {
@@ -189,9 +160,8 @@ static void bin_give_back(struct arena_bin *bin, struct span *slab, bool idle)
 {
     bin_list_remove(bin, slab);
     bin->curslabs--;
-#if TCA_SECURE
-    secure_slab_unguard(slab);
-#endif
+    if (TCA_SECURE)
+        secure_slab_unguard(slab);
     if (idle)
         pageheap_free_idle_span(slab);
     else
@@ -247,6 +217,25 @@ static void bin_unlock_after_flush(struct arena_bin *bin, uint64_t nblocks)
     pthread_mutex_unlock(&bin->lock);
 }
 
+#if TCA_SECURE
+#define bin_quarantine(bin) (&(bin)->quarantine)
+#else
+#define bin_quarantine(bin) ((struct secure_quarantine *)NULL)
+#endif
+
+/* The secure build's flush of one block of slab: it stays in the bin's
+ * quarantine, and the block it pushes out goes back to its slab.  Returns
+ * slab, or NULL when that put slab back into the page heap. */
+static struct span *flush_through_quarantine(struct arena_bin *bin, struct span *slab, void *block, unsigned cls)
+{
+    void *leaving = secure_quarantine_swap(bin_quarantine(bin), &bin->lock, slab, block);
+    if (!leaving)
+        return slab;
+    struct span *home = pagemap_span_of(leaving);
+    slab_mark_free(bin, home, (uintptr_t)leaving - home->start, cls);
+    return slab_add_free(bin, home, 1, cls) || home != slab ? slab : NULL;
+}
+
 void arena_flush(unsigned cls, void *const *blocks, unsigned n)
 {
     const struct sizeclass_info info = sizeclass_table[cls]; /* a copy the loop keeps in registers */
@@ -279,21 +268,13 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
             slab_start = slab->start;
             offset = (uintptr_t)blocks[i] - slab_start;
         }
-#if TCA_SECURE
-        /* The block stays in quarantine; the one it pushes out goes back. */
-        void *leaving = quarantine_swap(locked, slab, &info, cls, blocks[i]);
-        run_start = i + 1; /* counted here, one block at a time */
-        if (leaving) {
-            struct span *home = pagemap_span_of(leaving);
-            slab_mark_free(locked, home, (uintptr_t)leaving - home->start, cls);
-            if (!slab_add_free(locked, home, 1, cls) && home == slab) {
-                slab = NULL;
-                slab_start = 0;
-            }
+        if (TCA_SECURE) {
+            run_start = i + 1; /* counted as blocks leave quarantine, one at a time */
+            slab = flush_through_quarantine(locked, slab, blocks[i], cls);
+            slab_start = slab ? slab->start : 0;
+        } else {
+            slab_mark_free(locked, slab, offset, cls);
         }
-#else
-        slab_mark_free(locked, slab, offset, cls);
-#endif
     }
     if (n > run_start)
         slab_add_free(locked, slab, n - run_start, cls);
@@ -314,119 +295,19 @@ bool arena_block_is_free(const void *ptr, unsigned cls)
     return is_free;
 }
 
-/* Whether a large run of npages pages may wait in an arena's cache: not when
- * freed memory must go back at once (decay_ms 0), and not on a machine of
- * several NUMA nodes, where a run goes back to its own node's heap. */
-static bool large_cacheable(size_t npages)
-{
-    return npages <= ARENA_LARGE_CACHE_MAX_PAGES && decay_ms() != 0 && topology_numa_nodes() <= 1;
-}
-
-/* The newest cached run of npages to npages + 1/4 pages, taken out; NULL if none. */
-static struct span *large_cache_take(struct arena *arena, size_t npages)
-{
-    struct span *found = NULL;
-    pthread_mutex_lock(&arena->large_cache_lock);
-    for (unsigned i = arena->large_cache_count; i-- > 0;) {
-        struct span *span = arena->large_cache[i];
-        if (span->npages >= npages && span->npages <= npages + npages / 4) {
-            found = span;
-            found->large_cached = 0;
-            memmove(&arena->large_cache[i], &arena->large_cache[i + 1],
-                    (arena->large_cache_count - i - 1) * sizeof(struct span *));
-            arena->large_cache_count--;
-            arena->large_cache_bytes -= span->npages << TCA_PAGE_SHIFT;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&arena->large_cache_lock);
-    return found;
-}
-
-/* Puts span in the cache, letting the oldest runs go to make room; returns
- * how many went into out[] (for the page heap, after the lock). */
-static unsigned large_cache_put(struct arena *arena, struct span *span, struct span **out)
-{
-    size_t bytes = span->npages << TCA_PAGE_SHIFT;
-    unsigned evicted = 0;
-    span->large_cached = 1;
-    span->zeroed = 0; /* the program wrote it */
-    pthread_mutex_lock(&arena->large_cache_lock);
-    while (arena->large_cache_count == ARENA_LARGE_CACHE_SPANS ||
-           arena->large_cache_bytes + bytes > ARENA_LARGE_CACHE_BYTES) {
-        struct span *oldest = arena->large_cache[0];
-        memmove(&arena->large_cache[0], &arena->large_cache[1], --arena->large_cache_count * sizeof(struct span *));
-        arena->large_cache_bytes -= oldest->npages << TCA_PAGE_SHIFT;
-        out[evicted++] = oldest;
-    }
-    arena->large_cache[arena->large_cache_count++] = span;
-    arena->large_cache_bytes += bytes;
-    pthread_mutex_unlock(&arena->large_cache_lock);
-    return evicted;
-}
-
-static void large_cache_give_back(struct span **spans, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++) {
-        spans[i]->large_cached = 0;
-        pageheap_free_span(spans[i]);
-    }
-}
-
-/* Every cached run of the arena back to the page heap. */
-static void large_cache_release(struct arena *arena)
-{
-    struct span *spans[ARENA_LARGE_CACHE_SPANS];
-    pthread_mutex_lock(&arena->large_cache_lock);
-    unsigned n = arena->large_cache_count;
-    memcpy(spans, arena->large_cache, n * sizeof(struct span *));
-    arena->large_cache_count = 0;
-    arena->large_cache_bytes = 0;
-    pthread_mutex_unlock(&arena->large_cache_lock);
-    large_cache_give_back(spans, n);
-}
-
 void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero)
 {
-    /* posix_memalign(&p, 1 << 20, 0) lands here: a block still takes a page. */
-    size_t npages = size ? tca_align_up(size, TCA_PAGE_SIZE) >> TCA_PAGE_SHIFT : 1;
-    size_t align_pages = alignment > TCA_PAGE_SIZE ? alignment >> TCA_PAGE_SHIFT : 1;
-    /* calloc goes to the page heap, whose returned pages need no memset. */
-    struct span *span = align_pages == 1 && !zero && large_cacheable(npages) ? large_cache_take(arena, npages) : NULL;
-    if (!span)
-        span = pageheap_alloc_span(npages, align_pages, 0, topology_arena_memory_node(arena->index));
+    struct span *span = large_alloc(&arena->large, topology_arena_memory_node(arena->index), size, alignment, zero);
     if (!span)
         return NULL;
     span->arena_index = (uint16_t)arena->index;
-    if (zero && !span->zeroed)
-        memset((void *)span->start, 0, span->npages << TCA_PAGE_SHIFT);
-    __atomic_fetch_add(&arena->large_nmalloc, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&arena->large_allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
     return (void *)span->start;
-}
-
-struct span *arena_large_span_of(const void *ptr)
-{
-    struct span *span = pagemap_span_of(ptr);
-    if (span && span->start == (uintptr_t)ptr && (span->state == SPAN_FREE || span->large_cached))
-        os_fatal_pointer("double free of", ptr, 0);
-    if (!span || span->state != SPAN_LARGE || span->start != (uintptr_t)ptr)
-        os_fatal_pointer("free(): invalid pointer", ptr, 0);
-    return span;
 }
 
 void arena_free_large(struct span *span)
 {
-    struct arena *arena = arena_of_span(span);
-    __atomic_fetch_add(&arena->large_ndalloc, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(&arena->large_allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
-    if (!large_cacheable(span->npages)) {
-        pageheap_free_span(span);
-        return;
-    }
-    /* The arena of the CPU that freed it: that CPU has its lines. */
-    struct span *evicted[ARENA_LARGE_CACHE_SPANS];
-    large_cache_give_back(evicted, large_cache_put(arena_current(), span, evicted));
+    if (large_free(&arena_of_span(span)->large, span))
+        large_cache_put(&arena_current()->large, span);
 }
 
 /* Gives the bin's wholly free slabs back to the page heap; the bin is locked. */
@@ -443,7 +324,7 @@ static void bin_release_empty(struct arena_bin *bin, unsigned cls)
 
 static void arena_release_spares(struct arena *arena)
 {
-    large_cache_release(arena);
+    large_cache_release(&arena->large);
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
         struct arena_bin *bin = &arena->bins[cls];
         bin_lock(bin);
@@ -474,11 +355,7 @@ void arenas_decay_spares(void)
         struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
         if (!arena)
             continue;
-        uint64_t large_ops = __atomic_load_n(&arena->large_nmalloc, __ATOMIC_RELAXED) +
-                             __atomic_load_n(&arena->large_ndalloc, __ATOMIC_RELAXED);
-        if (large_ops == arena->large_ops_at_decay)
-            large_cache_release(arena);
-        arena->large_ops_at_decay = large_ops;
+        large_decay(&arena->large);
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
             struct arena_bin *bin = &arena->bins[cls];
             bin_lock(bin);
@@ -499,7 +376,7 @@ void arenas_fork_prepare(void)
         if (arena_table[i]) {
             for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
                 pthread_mutex_lock(&arena_table[i]->bins[cls].lock);
-            pthread_mutex_lock(&arena_table[i]->large_cache_lock);
+            large_fork_prepare(&arena_table[i]->large);
         }
 }
 
@@ -507,7 +384,7 @@ void arenas_fork_parent(void)
 {
     for (unsigned i = 0; i < arena_count; i++)
         if (arena_table[i]) {
-            pthread_mutex_unlock(&arena_table[i]->large_cache_lock);
+            large_fork_parent(&arena_table[i]->large);
             for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
                 pthread_mutex_unlock(&arena_table[i]->bins[cls].lock);
         }
@@ -520,10 +397,9 @@ void arenas_fork_child(void)
         if (arena_table[i]) {
             for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
                 pthread_mutex_init(&arena_table[i]->bins[cls].lock, NULL);
-            pthread_mutex_init(&arena_table[i]->large_cache_lock, NULL);
+            large_fork_child(&arena_table[i]->large);
         }
     pthread_mutex_init(&arena_create_lock, NULL);
-#if TCA_SECURE
-    secure_fork_child();
-#endif
+    if (TCA_SECURE)
+        secure_fork_child();
 }

@@ -1,18 +1,18 @@
 /* Per-CPU arenas.  Each owns one bin per size class: the slabs of that class
  * with free blocks, under the bin's lock.  Thread caches refill from the arena
- * of the CPU they run on and flush blocks back to whichever arena owns them. */
+ * of the CPU they run on and flush blocks back to whichever arena owns them.
+ * Each also counts and caches its large runs (large.h). */
 #ifndef TCA_ARENA_H
 #define TCA_ARENA_H
 
 #include <pthread.h>
 
 #include "arenas/cpu.h"
+#include "arenas/large.h"
+#include "arenas/secure.h"
+#include "arenas/sizeclass.h"
 #include "arenas/topology.h"
 #include "pageheap/pageheap.h"
-#include "arenas/sizeclass.h"
-#if TCA_SECURE
-#include "arenas/secure.h"
-#endif
 
 #define ARENA_MAX 1024
 
@@ -28,29 +28,10 @@ struct arena_bin {
 #endif
 } __attribute__((aligned(TCA_CACHELINE)));
 
-/* Large runs of at most this many pages freed on an arena's CPU wait, up to
- * this many spans and bytes, to be carved again on that CPU. */
-#define ARENA_LARGE_CACHE_MAX_PAGES 128
-#define ARENA_LARGE_CACHE_SPANS 16
-#define ARENA_LARGE_CACHE_BYTES ((size_t)4 << 20)
-
 struct arena {
     struct arena_bin bins[TCA_NCLASSES];
     unsigned index;
-    /* Large runs: counted with atomics, they take no bin lock. */
-    uint64_t large_nmalloc, large_ndalloc, large_allocated_bytes;
-    /* Large runs freed on this arena's CPU lately, newest last.  The next
-     * large allocation of about their size on this CPU takes one: its lines
-     * are still in this CPU's cache, where a run freed on one CPU and carved
-     * for another makes the second fetch every line from the first (two
-     * threads of the mixed benchmark took twice one thread's time for it).
-     * Dirty memory: counted in the arena's dirty bytes, given back by purges
-     * and by decay. */
-    pthread_mutex_t large_cache_lock;
-    struct span *large_cache[ARENA_LARGE_CACHE_SPANS];
-    unsigned large_cache_count;
-    size_t large_cache_bytes;
-    uint64_t large_ops_at_decay; /* large_nmalloc + large_ndalloc at the last arenas_decay_spares() */
+    struct large_runs large;
 };
 
 extern struct arena *arena_table[ARENA_MAX];
@@ -87,7 +68,9 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n);
  * locked for the look).  Aborts on a pointer that is no block of class cls. */
 bool arena_block_is_free(const void *ptr, unsigned cls);
 
-/* Page runs for sizes above TCA_SMALL_MAX or alignments above a page. */
+/* Page runs for sizes above TCA_SMALL_MAX or alignments above a page (see
+ * large.h); a freed one may wait in the cache of the arena of the CPU that
+ * freed it, which has its lines. */
 void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero);
 void arena_free_large(struct span *span);
 
@@ -98,10 +81,9 @@ size_t arena_purge(struct arena *arena);
 /* The same for every arena, with one purge of the page heap. */
 size_t arenas_purge(void);
 /* The background thread's share: bins that saw no traffic since the last call
- * give their spare empty slab back to the page heap. */
+ * give their spare empty slabs back to the page heap, and arenas their cached
+ * large runs. */
 void arenas_decay_spares(void);
-/* The span of a large block that ptr starts; aborts if ptr starts none. */
-struct span *arena_large_span_of(const void *ptr);
 
 void arenas_fork_prepare(void);
 void arenas_fork_parent(void);

@@ -58,8 +58,8 @@ void secure_slab_unguard(struct span *slab)
 
 /* The first free slot from a random one on, wrapping around (hardened_malloc's
  * choice): slots after a run of used ones come up more often than others, but
- * a uniform pick costs a count of every word. */
-unsigned secure_take_random_slot(uint64_t *free_slots, unsigned nslots)
+ * a uniform pick costs a count of every word.  Marks it used; one must be free. */
+static unsigned take_random_slot(uint64_t *free_slots, unsigned nslots)
 {
     unsigned start = (unsigned)(((random_next() >> 32) * nslots) >> 32);
     unsigned nwords = (nslots + 63) / 64, word = start / 64;
@@ -73,15 +73,26 @@ unsigned secure_take_random_slot(uint64_t *free_slots, unsigned nslots)
     return word * 64 + bit;
 }
 
+/* Random free blocks: where the next block lies cannot be told from the last. */
+unsigned secure_slab_take(struct span *slab, size_t size, void **out, unsigned want)
+{
+    unsigned got = 0;
+    for (unsigned nslots = sizeclass_table[slab->sizeclass].nslots; got < want && slab->nfree; got++, slab->nfree--)
+        out[got] = (void *)(slab->start + take_random_slot(slab->free_slots, nslots) * size);
+    return got;
+}
+
 /* Written into the first word of a block entering quarantine: a block without
  * it is not there, and only one with it costs a look through the ring. */
 static uint64_t quarantine_mark(const void *block) { return (uintptr_t)block ^ 0x9e3779b97f4a7c15ull; }
 
-bool secure_quarantine_mark_intact(const void *block) { return *(const uint64_t *)block == quarantine_mark(block); }
+/* A block whose mark was overwritten (a write after free) could be freed
+ * twice unseen, so it must not leave quarantine. */
+static bool quarantine_mark_intact(const void *block) { return *(const uint64_t *)block == quarantine_mark(block); }
 
-bool secure_quarantined(const struct secure_quarantine *quarantine, const void *block)
+static bool quarantined(const struct secure_quarantine *quarantine, const void *block)
 {
-    if (!secure_quarantine_mark_intact(block))
+    if (!quarantine_mark_intact(block))
         return false;
     for (unsigned i = 0; i < SECURE_QUARANTINE_LEN; i++)
         if (quarantine->blocks[i] == block)
@@ -89,11 +100,35 @@ bool secure_quarantined(const struct secure_quarantine *quarantine, const void *
     return false;
 }
 
-void *secure_quarantine_push(struct secure_quarantine *quarantine, void *block)
+/* Puts block in quarantine, writing the mark into its first word; returns the
+ * block it pushed out, or NULL while the ring is not full yet. */
+static void *quarantine_push(struct secure_quarantine *quarantine, void *block)
 {
     void *oldest = quarantine->blocks[quarantine->oldest];
     *(uint64_t *)block = quarantine_mark(block);
     quarantine->blocks[quarantine->oldest] = block;
     quarantine->oldest = (quarantine->oldest + 1) % SECURE_QUARANTINE_LEN;
     return oldest;
+}
+
+static _Noreturn __attribute__((cold)) void swap_abort(pthread_mutex_t *bin_lock, const char *what, const void *ptr,
+                                                       size_t class_size)
+{
+    pthread_mutex_unlock(bin_lock);
+    os_fatal_pointer(what, ptr, class_size);
+}
+
+void *secure_quarantine_swap(struct secure_quarantine *quarantine, pthread_mutex_t *bin_lock,
+                             const struct span *slab, void *block)
+{
+    unsigned cls = slab->sizeclass;
+    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)block - slab->start);
+    if (slot >= sizeclass_table[cls].nslots)
+        swap_abort(bin_lock, "free(): invalid pointer", block, 0);
+    if ((slab->free_slots[slot / 64] & ((uint64_t)1 << (slot % 64))) || quarantined(quarantine, block))
+        swap_abort(bin_lock, "double free of", block, sizeclass_size(cls));
+    void *leaving = quarantine_push(quarantine, block);
+    if (leaving && !quarantine_mark_intact(leaving))
+        swap_abort(bin_lock, "write after free of", leaving, sizeclass_size(cls));
+    return leaving;
 }

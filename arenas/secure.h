@@ -3,10 +3,15 @@
  * waits in its bin's quarantine before its slot can be handed out again.  The
  * thread cache stays in bypass mode there, so every malloc and free reaches
  * the arena, whose checks (invalid pointer, double free, also of a block in
- * quarantine) then run at the free call itself.  None of this is compiled
- * into the default build. */
+ * quarantine) then run at the free call itself.
+ *
+ * None of this is compiled into the default build: arena.c calls these
+ * functions under if (TCA_SECURE), which the compiler drops there, and
+ * secure.c is built only for the secure build. */
 #ifndef TCA_SECURE_H
 #define TCA_SECURE_H
+
+#include <pthread.h>
 
 #include "pageheap/pageheap.h"
 
@@ -26,20 +31,17 @@ struct secure_quarantine {
 struct span *secure_slab_alloc(unsigned cls, int node);
 /* Makes a slab's guard page accessible again, before it goes back to the page heap. */
 void secure_slab_unguard(struct span *slab);
+/* Takes up to want of the slab's free blocks (of size bytes) into out[], each
+ * the first free one from a random slot on; returns how many. */
+unsigned secure_slab_take(struct span *slab, size_t size, void **out, unsigned want);
+/* Puts block, a block of slab being freed, in quarantine once it is known to
+ * be a block in use, and returns the block it pushed out (to go back to its
+ * slab), or NULL while the ring is not full yet.  Aborts, with bin_lock (held)
+ * released, on a pointer that is no block, a double free (also of a block in
+ * quarantine), and a write into the block leaving quarantine. */
+void *secure_quarantine_swap(struct secure_quarantine *quarantine, pthread_mutex_t *bin_lock,
+                             const struct span *slab, void *block);
 /* The child of fork() draws slot orders of its own, not its parent's. */
 void secure_fork_child(void);
-/* Picks a free slot (a set bit of free_slots, of nslots) at random, marks it
- * used and returns its index; one must be free. */
-unsigned secure_take_random_slot(uint64_t *free_slots, unsigned nslots);
-/* Whether block (a block of one of the bin's slabs) is in its quarantine. */
-bool secure_quarantined(const struct secure_quarantine *quarantine, const void *block);
-/* Puts block in quarantine, which writes a mark into its first word; returns
- * the block it pushed out (to be freed for real), or NULL while the ring is
- * not full yet. */
-void *secure_quarantine_push(struct secure_quarantine *quarantine, void *block);
-/* Whether a block in quarantine still holds its mark.  A block whose mark was
- * overwritten (a write after free) could be freed twice unseen, so it must not
- * leave quarantine. */
-bool secure_quarantine_mark_intact(const void *block);
 
 #endif

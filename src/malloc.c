@@ -48,7 +48,7 @@ static TCA_NOINLINE void free_slow(void *ptr)
         tcache_free_slow(ptr, cls);
         return;
     }
-    struct span *span = arena_large_span_of(ptr);
+    struct span *span = large_span_of(ptr);
     tcache_count_uncached(0, span->npages << TCA_PAGE_SHIFT);
     arena_free_large(span);
 }
@@ -71,7 +71,7 @@ static size_t block_usable_size(const void *ptr)
     unsigned cls = pagemap_class_of(ptr);
     if (cls)
         return sizeclass_size(cls);
-    return arena_large_span_of(ptr)->npages << TCA_PAGE_SHIFT;
+    return large_span_of(ptr)->npages << TCA_PAGE_SHIFT;
 }
 
 /* Any alignment that is a power of two. */

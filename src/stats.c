@@ -53,12 +53,10 @@ static void collect_arena(struct arena *arena, struct arena_stats *out)
         out->small_ndalloc += counts->ndalloc;
         out->lock_contended += counts->lock_contended;
     }
-    pthread_mutex_lock(&arena->large_cache_lock);
-    out->dirty += arena->large_cache_bytes;
-    pthread_mutex_unlock(&arena->large_cache_lock);
-    out->large_allocated = __atomic_load_n(&arena->large_allocated_bytes, __ATOMIC_RELAXED);
-    out->large_nmalloc = __atomic_load_n(&arena->large_nmalloc, __ATOMIC_RELAXED);
-    out->large_ndalloc = __atomic_load_n(&arena->large_ndalloc, __ATOMIC_RELAXED);
+    out->dirty += large_cached_bytes(&arena->large);
+    out->large_allocated = __atomic_load_n(&arena->large.allocated_bytes, __ATOMIC_RELAXED);
+    out->large_nmalloc = __atomic_load_n(&arena->large.nmalloc, __ATOMIC_RELAXED);
+    out->large_ndalloc = __atomic_load_n(&arena->large.ndalloc, __ATOMIC_RELAXED);
     out->allocated = out->small_allocated + out->large_allocated;
     out->active += out->large_allocated;
     out->mapped = out->active + out->dirty;

@@ -16,11 +16,8 @@ static size_t cached_bytes(void)
 {
     size_t bytes = 0;
     for (unsigned i = 0; i < arena_count; i++)
-        if (arena_table[i]) {
-            pthread_mutex_lock(&arena_table[i]->large_cache_lock);
-            bytes += arena_table[i]->large_cache_bytes;
-            pthread_mutex_unlock(&arena_table[i]->large_cache_lock);
-        }
+        if (arena_table[i])
+            bytes += large_cached_bytes(&arena_table[i]->large);
     return bytes;
 }
 
@@ -62,13 +59,13 @@ int main(void)
     check_aborts(free_twice, victim, "double free", victim);
     free(victim);
 
-    /* Bounded: no more than ARENA_LARGE_CACHE_BYTES stay, however many are freed. */
+    /* Bounded: no more than LARGE_CACHE_BYTES stay, however many are freed. */
     void *blocks[32];
     for (int i = 0; i < 32; i++)
         CHECK((blocks[i] = malloc(300 << 10)) != NULL);
     for (int i = 0; i < 32; i++)
         free(blocks[i]);
-    CHECK(cached_bytes() > 0 && cached_bytes() <= ARENA_LARGE_CACHE_BYTES);
+    CHECK(cached_bytes() > 0 && cached_bytes() <= LARGE_CACHE_BYTES);
 
     /* Counted as dirty, and given back by a purge. */
     uint64_t epoch = 1;
@@ -80,7 +77,7 @@ int main(void)
     CHECK(cached_bytes() == 0);
 
     /* Above the size limit runs go straight back to the page heap. */
-    void *big = malloc((size_t)(ARENA_LARGE_CACHE_MAX_PAGES + 1) << TCA_PAGE_SHIFT);
+    void *big = malloc((size_t)(LARGE_CACHE_MAX_PAGES + 1) << TCA_PAGE_SHIFT);
     free(big);
     CHECK(cached_bytes() == 0);
     return 0;
