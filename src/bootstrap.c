@@ -5,16 +5,13 @@
 #include "src/bootstrap.h"
 
 #include <pthread.h>
-#include <string.h>
 
 #include "arenas/arena.h"
-#include "src/background.h"
+#include "arenas/sizeclass.h"
 #include "pageheap/base.h"
-#include "src/options.h"
 #include "pageheap/os.h"
 #include "pageheap/pageheap.h"
-#include "arenas/sizeclass.h"
-#include "src/stats.h"
+#include "src/options.h"
 #include "tcache/tcache.h"
 
 enum { BOOT_NOT_STARTED, BOOT_DONE = 2 };
@@ -57,8 +54,6 @@ static bool boot(void)
     if (!arena_get(0) || !tcache_boot())
         return false;
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    if (tca_options.stats_print)
-        stats_print_at_exit();
     return true;
 }
 
@@ -79,18 +74,4 @@ bool tca_bootstrap(void)
     }
     pthread_mutex_unlock(&boot_lock);
     return ready;
-}
-
-/* The allocator otherwise starts at the first allocation.  Two options need it
- * at load, before main(), and only when TCARENA_CONF names them, so other
- * processes keep starting for free: stats_print, whose exit report a program
- * that never allocates (true(1)) would miss, and background_thread, which
- * must not be created inside an allocation (see background.h). */
-__attribute__((constructor)) static void start_when_asked(void)
-{
-    const char *conf = options_environment();
-    if (!conf || !(strstr(conf, "stats_print:") || strstr(conf, "background_thread:")) || !tca_bootstrap())
-        return;
-    if (tca_options.background_thread)
-        background_start();
 }

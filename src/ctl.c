@@ -12,7 +12,6 @@
  * Statistics are read from a snapshot refreshed by writing "epoch"; one lock
  * serialises ctl calls and guards the snapshot.  It is taken before any
  * allocator lock, and never by malloc or free. */
-#include "src/ctl.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +25,7 @@
 #include "src/options.h"
 #include "pageheap/os.h"
 #include "src/stats.h"
+#include "src/stats_print.h"
 #include "tcache/tcache.h"
 #include "tcarena.h"
 

@@ -5,9 +5,12 @@
 #include <string.h>
 
 #include "arenas/arena.h"
-#include "src/bootstrap.h"
 #include "pageheap/os.h"
 #include "pageheap/pagemap.h"
+#include "src/background.h"
+#include "src/bootstrap.h"
+#include "src/options.h"
+#include "src/report.h"
 #include "tcache/tcache.h"
 #include "tcarena.h"
 
@@ -223,4 +226,22 @@ TCA_EXPORT int malloc_trim(size_t pad)
         return 0;
     tcache_flush_all(&tcache_tls);
     return arenas_purge() != 0;
+}
+
+/* The allocator otherwise starts at the first allocation.  Two options need it
+ * at load, before main(), and only when TCARENA_CONF names them, so other
+ * processes keep starting for free: stats_print, whose exit report a program
+ * that never allocates (true(1)) would miss, and background_thread, which
+ * must not be created inside an allocation (see background.h).  Here, with
+ * the entry points: a program linked with the static library gets every
+ * object that defines a name it uses, and this one always. */
+__attribute__((constructor)) static void start_when_asked(void)
+{
+    const char *conf = options_environment();
+    if (!conf || !(strstr(conf, "stats_print:") || strstr(conf, "background_thread:")) || !tca_bootstrap())
+        return;
+    if (tca_options.stats_print)
+        report_at_exit();
+    if (tca_options.background_thread)
+        background_start();
 }

@@ -10,8 +10,8 @@
 #ifndef TCA_STATS_H
 #define TCA_STATS_H
 
-#include "pageheap/common.h"
 #include "arenas/sizeclass.h"
+#include "pageheap/common.h"
 
 /* Bin j of the ctl names is size class j + 1 (class 0 is "not small"). */
 #define STATS_NBINS (TCA_NCLASSES - 1)
@@ -73,17 +73,5 @@ bool stats_init(struct tca_stats *stats);
 /* Refreshes stats (set up by stats_init).  Takes each bin lock briefly, one at
  * a time: thread-cache hits never wait. */
 void stats_collect(struct tca_stats *stats);
-
-/* Writes stats in the format opts asks for (see tca_stats_print), through
- * write_cb, without allocating. */
-void stats_print(const struct tca_stats *stats, uint64_t epoch, void (*write_cb)(void *, const char *),
-                 void *cbopaque, const char *opts);
-
-/* "0-3,8": the CPUs that arena serves, formatted into buf (at least 2 bytes;
- * a list too long for it ends in "..."). */
-void stats_format_arena_cpus(unsigned arena, char *buf, size_t len);
-
-/* Registers the stats_print:true output at exit (to stats_file or stderr). */
-void stats_print_at_exit(void);
 
 #endif
