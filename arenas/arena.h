@@ -7,11 +7,11 @@
 
 #include <pthread.h>
 
-#include "arenas/cpu.h"
 #include "arenas/large.h"
 #include "arenas/secure.h"
 #include "arenas/sizeclass.h"
 #include "arenas/topology.h"
+#include "pageheap/os.h"
 #include "pageheap/pageheap.h"
 
 #define ARENA_MAX 1024
@@ -47,7 +47,7 @@ TCA_INLINE struct arena *arena_of_span(const struct span *span) { return arena_t
 
 TCA_INLINE struct arena *arena_current(void)
 {
-    unsigned index = topology_arena_of_cpu(cpu_current());
+    unsigned index = topology_arena_of_cpu(os_current_cpu());
     struct arena *arena = __atomic_load_n(&arena_table[index], __ATOMIC_ACQUIRE);
     return TCA_LIKELY(arena != NULL) ? arena : arena_get(index);
 }

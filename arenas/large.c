@@ -126,7 +126,8 @@ bool large_free(struct large_runs *owner, struct span *span)
 
 void large_decay(struct large_runs *runs)
 {
-    uint64_t ops = __atomic_load_n(&runs->nmalloc, __ATOMIC_RELAXED) + __atomic_load_n(&runs->ndalloc, __ATOMIC_RELAXED);
+    uint64_t ops = __atomic_load_n(&runs->nmalloc, __ATOMIC_RELAXED) +
+                   __atomic_load_n(&runs->ndalloc, __ATOMIC_RELAXED);
     if (ops == runs->ops_at_decay)
         large_cache_release(runs);
     runs->ops_at_decay = ops;

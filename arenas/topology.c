@@ -5,7 +5,6 @@
  * the groups it belongs to; one builder turns that description into the tables. */
 #include "arenas/topology.h"
 
-#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,14 @@
 
 struct topology *topology_current;
 static int topology_loading;
+static bool hwloc_wanted;
+static enum arena_per grouping;
+
+void topology_boot(bool use_hwloc, enum arena_per per)
+{
+    hwloc_wanted = use_hwloc;
+    grouping = per;
+}
 
 /* One CPU the process may run on.  CPUs with equal keys share that level: core
  * (SMT siblings), l3 (an L3 cache; the package, else the whole machine, where no
@@ -42,7 +49,7 @@ struct scratch {
 #define PACKAGE_KEY(package) ((int64_t)TOPOLOGY_MAX_CPUS + (package))
 #define WHOLE_MACHINE_KEY ((int64_t)-1)
 
-static int64_t group_key(const struct cpu_desc *cpu, enum tca_arena_per per)
+static int64_t group_key(const struct cpu_desc *cpu, enum arena_per per)
 {
     switch (per) {
     case ARENA_PER_CORE:
@@ -60,7 +67,7 @@ static int64_t group_key(const struct cpu_desc *cpu, enum tca_arena_per per)
  * arenas in that order; with fewer arenas than groups, neighbouring groups share
  * one (group g of n gets arena g·narenas/n), so a shared arena stays local. */
 static struct topology *topology_build(const struct cpu_desc *cpus, unsigned ncpus, unsigned narenas,
-                                       enum tca_arena_per per, enum topology_source source)
+                                       enum arena_per per, enum topology_source source)
 {
     unsigned cpu_slots = 1, ngroups = 0;
     for (unsigned i = 0; i < ncpus; i++) {
@@ -185,7 +192,7 @@ static void sysfs_read_nodes(const char *root, struct scratch *scratch)
 }
 
 struct topology *topology_from_sysfs(const char *root, const struct cpu_mask *allowed, unsigned narenas,
-                                     enum tca_arena_per per)
+                                     enum arena_per per)
 {
     struct scratch *scratch = os_map(sizeof *scratch, 0);
     if (!scratch)
@@ -247,32 +254,32 @@ struct hwloc_api {
 /* Returns the library's handle with api filled, NULL when it cannot be used. */
 static void *hwloc_open(struct hwloc_api *api)
 {
-    void *lib = dlopen("libhwloc.so.15", RTLD_NOW | RTLD_LOCAL);
+    void *lib = os_library_open("libhwloc.so.15");
     if (!lib)
-        lib = dlopen("libhwloc.so", RTLD_NOW | RTLD_LOCAL);
+        lib = os_library_open("libhwloc.so");
     if (!lib)
         return NULL;
-    api->get_api_version = (unsigned (*)(void))dlsym(lib, "hwloc_get_api_version");
-    api->topology_init = (int (*)(hwloc_topology_t *))dlsym(lib, "hwloc_topology_init");
-    api->topology_load = (int (*)(hwloc_topology_t))dlsym(lib, "hwloc_topology_load");
-    api->topology_destroy = (void (*)(hwloc_topology_t))dlsym(lib, "hwloc_topology_destroy");
-    api->get_type_depth = (int (*)(hwloc_topology_t, hwloc_obj_type_t))dlsym(lib, "hwloc_get_type_depth");
-    api->get_nbobjs_by_depth = (unsigned (*)(hwloc_topology_t, int))dlsym(lib, "hwloc_get_nbobjs_by_depth");
-    api->get_obj_by_depth = (hwloc_obj_t (*)(hwloc_topology_t, int, unsigned))dlsym(lib, "hwloc_get_obj_by_depth");
-    api->set_components =
-        (int (*)(hwloc_topology_t, unsigned long, const char *))dlsym(lib, "hwloc_topology_set_components");
-    api->set_flags = (int (*)(hwloc_topology_t, unsigned long))dlsym(lib, "hwloc_topology_set_flags");
-    api->set_cache_types_filter =
-        (int (*)(hwloc_topology_t, enum hwloc_type_filter_e))dlsym(lib, "hwloc_topology_set_cache_types_filter");
-    api->set_type_filter = (int (*)(hwloc_topology_t, hwloc_obj_type_t, enum hwloc_type_filter_e))dlsym(
-        lib, "hwloc_topology_set_type_filter");
+    /* Each entry by its name, cast to the type api gives it. */
+#define HWLOC_ENTRY(field, name) (api->field = (__typeof__(api->field))os_library_symbol(lib, "hwloc_" name))
+    HWLOC_ENTRY(get_api_version, "get_api_version");
+    HWLOC_ENTRY(topology_init, "topology_init");
+    HWLOC_ENTRY(topology_load, "topology_load");
+    HWLOC_ENTRY(topology_destroy, "topology_destroy");
+    HWLOC_ENTRY(get_type_depth, "get_type_depth");
+    HWLOC_ENTRY(get_nbobjs_by_depth, "get_nbobjs_by_depth");
+    HWLOC_ENTRY(get_obj_by_depth, "get_obj_by_depth");
+    HWLOC_ENTRY(set_components, "topology_set_components");
+    HWLOC_ENTRY(set_flags, "topology_set_flags");
+    HWLOC_ENTRY(set_cache_types_filter, "topology_set_cache_types_filter");
+    HWLOC_ENTRY(set_type_filter, "topology_set_type_filter");
+#undef HWLOC_ENTRY
     /* The object layout we compile against must be the one the library has. */
     if (api->get_api_version && api->topology_init && api->topology_load && api->topology_destroy &&
         api->get_type_depth && api->get_nbobjs_by_depth && api->get_obj_by_depth && api->set_flags &&
         api->set_cache_types_filter && api->set_type_filter &&
         (api->get_api_version() >> 16) == (HWLOC_API_VERSION >> 16))
         return lib;
-    dlclose(lib);
+    os_library_close(lib);
     return NULL;
 }
 
@@ -310,7 +317,7 @@ static void restrict_discovery(const struct hwloc_api *api, hwloc_topology_t hw)
 }
 
 /* PUs in hwloc's logical order: a tree walk, so every group is a run. */
-struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned narenas, enum tca_arena_per per)
+struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned narenas, enum arena_per per)
 {
     struct hwloc_api api;
     hwloc_topology_t hw;
@@ -318,7 +325,7 @@ struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned na
     if (!lib)
         return NULL;
     if (api.topology_init(&hw) != 0) {
-        dlclose(lib);
+        os_library_close(lib);
         return NULL;
     }
     /* The x86 backend runs cpuid on each CPU by binding the calling thread (an
@@ -351,11 +358,11 @@ struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned na
     }
     api.topology_destroy(hw);
     /* Read once per process: unloading gives back libhwloc's and libudev's pages. */
-    dlclose(lib);
+    os_library_close(lib);
     return topo;
 }
 #else
-struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned narenas, enum tca_arena_per per)
+struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned narenas, enum arena_per per)
 {
     (void)allowed, (void)narenas, (void)per;
     return NULL;
@@ -370,10 +377,9 @@ void topology_load(unsigned narenas)
     struct cpu_mask allowed;
     if (!os_allowed_cpus(allowed.bits, sizeof allowed.bits))
         memset(&allowed, 0xff, sizeof allowed); /* then /sys's online list decides */
-    enum tca_arena_per per = (enum tca_arena_per)tca_options.arena_per;
-    struct topology *topo = tca_options.hwloc ? topology_from_hwloc(&allowed, narenas, per) : NULL;
+    struct topology *topo = hwloc_wanted ? topology_from_hwloc(&allowed, narenas, grouping) : NULL;
     if (!topo)
-        topo = topology_from_sysfs("/sys", &allowed, narenas, per);
+        topo = topology_from_sysfs("/sys", &allowed, narenas, grouping);
     if (topo)
         __atomic_store_n(&topology_current, topo, __ATOMIC_RELEASE);
     else

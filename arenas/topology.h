@@ -5,10 +5,13 @@
 #define TCA_TOPOLOGY_H
 
 #include "pageheap/common.h"
-#include "src/options.h"
 
 #define TOPOLOGY_MAX_CPUS 4096
 #define TOPOLOGY_MAX_NODES 1024
+
+/* Which CPUs share an arena (the arena_per option): each CPU, SMT siblings,
+ * an L3 cache, a NUMA node. */
+enum arena_per { ARENA_PER_CPU, ARENA_PER_CORE, ARENA_PER_L3, ARENA_PER_NUMA };
 
 enum topology_source {
     TOPOLOGY_HWLOC,     /* hwloc's tree */
@@ -28,8 +31,10 @@ struct topology {
 
 extern struct topology *topology_current;
 
-/* Builds the tables for at most narenas arenas, grouped by tca_options.arena_per
- * (hwloc when built with it, tca_options.hwloc is on and it loads; else /sys and
+/* The settings the options give (hwloc, arena_per), once during bootstrap. */
+void topology_boot(bool use_hwloc, enum arena_per per);
+/* Builds the tables for at most narenas arenas, grouped as topology_boot() said
+ * (from hwloc when built with it, asked for, and it loads; else from /sys and
  * sched_getaffinity), and publishes them.  hwloc allocates through malloc, so
  * this must run outside every allocator lock; concurrent callers return at once
  * and, until the tables are published, keep using arena 0. */
@@ -77,9 +82,9 @@ bool cpu_mask_parse_list(struct cpu_mask *mask, const char *text);
 
 /* The tables from the topology under root (production: "/sys"), for the allowed CPUs. */
 struct topology *topology_from_sysfs(const char *root, const struct cpu_mask *allowed, unsigned narenas,
-                                     enum tca_arena_per per);
+                                     enum arena_per per);
 /* The tables from hwloc (which honours HWLOC_SYNTHETIC and HWLOC_XMLFILE); NULL
  * when hwloc is not built in, cannot be loaded, or names none of the allowed CPUs. */
-struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned narenas, enum tca_arena_per per);
+struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned narenas, enum arena_per per);
 
 #endif

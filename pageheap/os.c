@@ -1,9 +1,14 @@
-/* The only file with system calls.  Nothing here may allocate: it runs before
- * the allocator is initialised and inside its slow paths. */
+/* The only file with system calls.  Nothing here allocates, as it runs before
+ * the allocator is initialised and inside its slow paths, but for loading a
+ * library and starting a thread (glibc's dlopen and pthread_create call
+ * malloc): those run on a booted allocator, outside every lock of its own. */
 #include "pageheap/os.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -221,3 +226,35 @@ void os_fatal_pointer(const char *what, const void *ptr, size_t class_size)
     os_write_stderr(line);
     abort();
 }
+
+void os_yield(void) { sched_yield(); }
+
+unsigned os_cpu_from_kernel(void)
+{
+    int cpu = sched_getcpu();
+    return cpu >= 0 ? (unsigned)cpu : 0;
+}
+
+bool os_thread_start(void *(*body)(void *), size_t stack_size, const char *name)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stack_size);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t thread;
+    bool started = pthread_create(&thread, &attr, body, NULL) == 0;
+    if (started)
+        pthread_setname_np(thread, name);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return started;
+}
+
+void *os_library_open(const char *name) { return dlopen(name, RTLD_NOW | RTLD_LOCAL); }
+
+void *os_library_symbol(void *library, const char *name) { return dlsym(library, name); }
+
+void os_library_close(void *library) { dlclose(library); }

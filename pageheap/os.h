@@ -1,4 +1,7 @@
-/* The operating system: the only layer that makes system calls. */
+/* The operating system: every system call, and every call into the C library
+ * that makes one, goes through these functions (os.c), so that what the
+ * allocator asks of the kernel can be read in one place.  Reading the CPU
+ * number from rseq (below) is a memory load, not a call. */
 #ifndef TCA_OS_H
 #define TCA_OS_H
 
@@ -52,5 +55,39 @@ unsigned os_process_id(void);
 _Noreturn void os_fatal_pointer(const char *what, const void *ptr, size_t class_size);
 /* Formats an unsigned number into buf (at least 24 bytes) without allocating. */
 char *os_format_u64(char *buf, uint64_t value, unsigned base);
+/* Lets another thread run (sched_yield): a spin that waits on one. */
+void os_yield(void);
+/* Starts a detached thread named name running body(NULL) on a stack of
+ * stack_size bytes, with every signal blocked (the program's handlers must
+ * never run on it); false when it cannot be created. */
+bool os_thread_start(void *(*body)(void *), size_t stack_size, const char *name);
+/* dlopen(name, RTLD_NOW | RTLD_LOCAL): a library loaded for a moment, whose
+ * symbols stay its own; NULL when it cannot be loaded. */
+void *os_library_open(const char *name);
+void *os_library_symbol(void *library, const char *name);
+void os_library_close(void *library);
+
+/* sched_getcpu(), 0 when it fails. */
+unsigned os_cpu_from_kernel(void);
+
+/* The CPU the calling thread runs on now.  glibc ≥ 2.35 registers rseq for each
+ * thread and publishes where its area lies (__rseq_offset from the thread
+ * pointer); reading cpu_id there costs two loads and no system call.  Where rseq
+ * is off (old glibc, GLIBC_TUNABLES=glibc.pthread.rseq=0, valgrind) we ask the
+ * kernel. */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+TCA_INLINE unsigned os_current_cpu(void)
+{
+    if (&__rseq_size && __rseq_size >= 8) {
+        /* struct rseq: u32 cpu_id_start, then s32 cpu_id (negative until registered). */
+        const volatile int *cpu_id = (const volatile int *)((char *)__builtin_thread_pointer() + __rseq_offset + 4);
+        int cpu = *cpu_id;
+        if (TCA_LIKELY(cpu >= 0))
+            return (unsigned)cpu;
+    }
+    return os_cpu_from_kernel();
+}
 
 #endif

@@ -1,12 +1,9 @@
 #include "src/background.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include "arenas/arena.h"
-#include "src/bootstrap.h"
 #include "pageheap/decay.h"
 #include "pageheap/os.h"
+#include "pageheap/pageheap.h"
 
 /* The thread only sleeps, purges and walks bins: a small stack will do. */
 #define BACKGROUND_STACK_SIZE ((size_t)256 << 10)
@@ -44,21 +41,6 @@ bool background_running(void) { return __atomic_load_n(&background_started, __AT
 
 void background_start(void)
 {
-    if (!tca_bootstrap() || !pageheap_background_claim())
-        return;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, BACKGROUND_STACK_SIZE);
-    /* The program's signal handlers must never run on our thread. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t thread;
-    if (pthread_create(&thread, &attr, background_main, NULL) == 0) {
-        pthread_setname_np(thread, "tcarena-bg");
+    if (pageheap_background_claim() && os_thread_start(background_main, BACKGROUND_STACK_SIZE, "tcarena-bg"))
         __atomic_store_n(&background_started, true, __ATOMIC_RELEASE);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
 }

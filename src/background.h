@@ -10,9 +10,9 @@
 #ifndef TCA_BACKGROUND_H
 #define TCA_BACKGROUND_H
 
-#include "pageheap/pageheap.h"
+#include "pageheap/common.h"
 
-/* Starts the thread unless it runs already. */
+/* Starts the thread unless it runs already; the caller has booted the allocator. */
 void background_start(void);
 bool background_running(void);
 

@@ -1,7 +1,8 @@
 /* Bootstrap and fork handling.  The first allocation of the process (which may
- * come from ld.so, a constructor or hwloc) runs tca_bootstrap(); nothing it
- * calls allocates through malloc, and a thread that re-enters anyway is served
- * straight from arena 0 rather than deadlocking on the boot lock. */
+ * come from ld.so or a constructor) runs tca_bootstrap(): it reads the options
+ * and hands each layer its settings.  Nothing it calls allocates through
+ * malloc; a thread that re-enters anyway gets ENOMEM rather than deadlocking
+ * on the boot lock. */
 #include "src/bootstrap.h"
 
 #include <pthread.h>
@@ -50,8 +51,9 @@ static bool boot(void)
     options_read_environment();
     sizeclass_init();
     arenas_init(tca_options.narenas ? (unsigned)tca_options.narenas : os_cpu_count(NULL));
+    topology_boot(tca_options.hwloc, (enum arena_per)tca_options.arena_per);
     pageheap_boot((enum thp_mode)tca_options.thp, tca_options.decay_ms);
-    if (!arena_get(0) || !tcache_boot())
+    if (!arena_get(0) || !tcache_boot(tca_options.tcache))
         return false;
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     return true;

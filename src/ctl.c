@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <string.h>
 
 #include "arenas/arena.h"
@@ -505,7 +504,7 @@ static void ctl_lock_take(void)
 {
     if (!ctl_depth)
         while (__atomic_load_n(&forks_waiting, __ATOMIC_SEQ_CST))
-            sched_yield();
+            os_yield();
     pthread_mutex_lock(&ctl_lock);
     ctl_depth++;
 }

@@ -35,13 +35,25 @@ static TCA_NOINLINE void *alloc_large(size_t size, size_t alignment, bool zero)
     return block;
 }
 
+/* The thread cache's miss path: the first allocation of the process lands
+ * here (the class table reads 0 until then), so this is where the allocator
+ * boots before the cache's slow path runs. */
+static TCA_NOINLINE void *malloc_miss(size_t size)
+{
+    if (!tca_bootstrap())
+        return fail_nomem();
+    return tcache_alloc_slow(size);
+}
+
 TCA_EXPORT void *malloc(size_t size)
 {
     if (TCA_LIKELY(size <= TCA_SMALL_MAX))
-        return tcache_alloc(sizeclass_of(size), size);
+        return tcache_alloc(sizeclass_of(size), size, malloc_miss);
     return alloc_large(size, 0, false);
 }
 
+/* A block of a slab (cls ≠ 0) exists only once the allocator is booted, so
+ * the cache's free path needs no bootstrap; a large one goes to its arena. */
 static TCA_NOINLINE void free_slow(void *ptr)
 {
     if (!ptr)
@@ -88,7 +100,7 @@ static void *alloc_aligned(size_t alignment, size_t size)
         return fail_nomem();
     unsigned cls = sizeclass_for_aligned(size, alignment);
     if (cls)
-        return tcache_alloc(cls, sizeclass_size(cls));
+        return tcache_alloc(cls, sizeclass_size(cls), tcache_alloc_slow); /* booted above */
     return alloc_large(size, alignment, false);
 }
 

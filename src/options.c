@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "arenas/topology.h"
 #include "pageheap/decay.h"
 #include "pageheap/os.h"
 #include "pageheap/pageheap.h"
@@ -18,8 +19,10 @@ struct tca_options tca_options = {
     .stats_format = STATS_TEXT,
 };
 
-static const char *const thp_names[] = {[THP_DEFAULT] = "default", [THP_ALWAYS] = "always", [THP_NEVER] = "never", NULL};
-static const char *const arena_per_names[] = {"cpu", "core", "l3", "numa", NULL};
+static const char *const thp_names[] = {
+    [THP_DEFAULT] = "default", [THP_ALWAYS] = "always", [THP_NEVER] = "never", NULL};
+static const char *const arena_per_names[] = {
+    [ARENA_PER_CPU] = "cpu", [ARENA_PER_CORE] = "core", [ARENA_PER_L3] = "l3", [ARENA_PER_NUMA] = "numa", NULL};
 static const char *const stats_format_names[] = {"text", "json", "prometheus", NULL};
 
 const struct tca_option_desc tca_option_descs[] = {

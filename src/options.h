@@ -5,15 +5,13 @@
 
 #include "pageheap/common.h"
 
-/* Which CPUs share an arena: each CPU, SMT siblings, an L3 cache, a NUMA node. */
-enum tca_arena_per { ARENA_PER_CPU, ARENA_PER_CORE, ARENA_PER_L3, ARENA_PER_NUMA };
 enum tca_stats_format { STATS_TEXT, STATS_JSON, STATS_PROMETHEUS };
 
 struct tca_options {
     long narenas;            /* 0: one per CPU the process may run on */
     bool tcache;             /* thread caches on */
     bool hwloc;              /* read the topology with hwloc when a second thread starts */
-    long arena_per;          /* enum tca_arena_per */
+    long arena_per;          /* enum arena_per (arenas/topology.h) */
     long decay_ms;           /* free pages idle this long go back to the OS; 0 at once, -1 never */
     bool background_thread;  /* a thread purges on a timer, so idle processes shrink too */
     long thp;                /* enum thp_mode (pageheap/pageheap.h), for the heap's regions */

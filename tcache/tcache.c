@@ -4,15 +4,11 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <string.h>
 
 #include "arenas/arena.h"
 #include "pageheap/base.h"
-#include "src/bootstrap.h"
-#include "src/options.h"
 #include "pageheap/os.h"
-#include "pageheap/pagemap.h"
 
 __thread struct tcache tcache_tls __attribute__((tls_model("initial-exec")));
 
@@ -28,11 +24,13 @@ static void **spare_slot_memory; /* slot arrays of exited threads, chained throu
  * (end - full[cls]) starts at tcache_cap and grows as the thread needs. */
 static uint32_t bin_offset[TCA_NCLASSES + 1];
 static unsigned threads_started;
+static bool caches_enabled;
 
 static void tcache_thread_exit(void *cache);
 
-bool tcache_boot(void)
+bool tcache_boot(bool enabled)
 {
+    caches_enabled = enabled;
     bin_offset[1] = 0;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
         bin_offset[cls + 1] = bin_offset[cls] + sizeclass_table[cls].tcache_cap_max;
@@ -54,7 +52,7 @@ static bool tcache_activate(struct tcache *cache)
 {
     /* The secure build sends every malloc and free to the arena, where its
      * random slots, quarantine and double-free checks are. */
-    if (TCA_SECURE || !tca_options.tcache)
+    if (TCA_SECURE || !caches_enabled)
         return false;
     void **memory = slot_memory_get();
     if (!memory)
@@ -79,11 +77,11 @@ static bool tcache_activate(struct tcache *cache)
     return true;
 }
 
-/* Sets up the calling thread, cached or not; false when it must stay in bypass mode. */
+/* Sets up the calling thread, cached or not; false when it must stay in
+ * bypass mode.  Every slow path gets here booted: an allocation through the
+ * entry layer's miss path, a free of a block that exists. */
 static bool tcache_start(struct tcache *cache)
 {
-    if (!tca_bootstrap())
-        return false;
     cache->state = TCACHE_BYPASS;
     bool active = tcache_activate(cache);
     /* A second thread is allocating: now the CPU → arena map is worth reading,
@@ -170,8 +168,6 @@ void *tcache_alloc_slow(size_t size)
     struct tcache *cache = &tcache_tls;
     if (cache->state == TCACHE_UNINIT)
         tcache_start(cache);
-    if (!tca_bootstrap())
-        goto out_of_memory;
     unsigned cls = sizeclass_of(size);
     void *block;
     if (cache->state != TCACHE_ACTIVE) {
@@ -231,7 +227,7 @@ static bool caches_hold(const void *ptr, unsigned cls)
         for (;;) {
             uint32_t seq = __atomic_load_n(&cache->flush_seq, __ATOMIC_ACQUIRE);
             if (seq & 1) {
-                sched_yield();
+                os_yield();
                 continue;
             }
             found = bin_holds(cache, cls, ptr);

@@ -56,7 +56,10 @@ typedef struct tcache tcache_view;
 TCA_INLINE tcache_view *tcache_self(void) { return &tcache_tls; }
 #endif
 
-/* Takes the size, not the class: the class table reads 0 until bootstrap. */
+/* A miss of tcache_alloc: refills the bin (or serves a thread without a
+ * cache) and hands out a block of size's class.  The allocator must be booted:
+ * the entry layer boots it in the miss path it hands tcache_alloc.  Takes the
+ * size, not the class: the class table reads 0 until bootstrap. */
 void *tcache_alloc_slow(size_t size);
 void tcache_free_slow(void *ptr, unsigned cls);
 /* Aborts when ptr (class cls, being freed) is free already or no block start. */
@@ -83,14 +86,16 @@ TCA_INLINE tcache_mark_word *tcache_block_mark(void *block) { return (tcache_mar
 #define TCACHE_FOLD_ADDRESSES(cache) __asm__("" : "+r"(cache))
 
 /* cls = sizeclass_of(size), size ≤ TCA_SMALL_MAX (for an aligned request: the
- * class size) */
-TCA_INLINE void *tcache_alloc(unsigned cls, size_t size)
+ * class size).  A miss tail-calls miss(size), the caller's way to
+ * tcache_alloc_slow(): the thread cache sits below bootstrap and never calls
+ * up to it, so the entry layer boots the allocator there first. */
+TCA_INLINE void *tcache_alloc(unsigned cls, size_t size, void *(*miss)(size_t size))
 {
     tcache_view *cache = tcache_self();
     void **head = cache->head[cls];
     TCACHE_FOLD_ADDRESSES(cache);
     if (TCA_UNLIKELY(head == cache->low_water[cls]))
-        return tcache_alloc_slow(size);
+        return miss(size);
     TCACHE_FOLD_ADDRESSES(cache);
     cache->head[cls]++;
     TCACHE_FOLD_ADDRESSES(cache);
@@ -140,8 +145,9 @@ TCA_INLINE void tcache_count_uncached(size_t allocated, size_t deallocated)
 }
 /* Bytes in every live thread's cache (a racy sum: each count is exact alone). */
 size_t tcache_cached_bytes(void);
-/* Called once during bootstrap. */
-bool tcache_boot(void);
+/* Called once during bootstrap; enabled false (the tcache option) leaves every
+ * thread in bypass mode.  False when the thread-exit key cannot be had. */
+bool tcache_boot(bool enabled);
 void tcache_fork_prepare(void);
 void tcache_fork_parent(void);
 void tcache_fork_child(void);

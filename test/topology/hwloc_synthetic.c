@@ -24,7 +24,7 @@ int main(void)
             machine_mask(&m, &allowed, cpusets[c][0], cpusets[c][1]);
             const unsigned arena_limits[] = {m.ncpus, 3, 1};
             for (unsigned a = 0; a < sizeof arena_limits / sizeof arena_limits[0]; a++)
-                for (enum tca_arena_per per = ARENA_PER_CPU; per <= ARENA_PER_NUMA; per++) {
+                for (enum arena_per per = ARENA_PER_CPU; per <= ARENA_PER_NUMA; per++) {
                     struct topology *topo = topology_from_hwloc(&allowed, arena_limits[a], per);
                     if (!topo && checked == 0)
                         SKIP("hwloc is not built in or cannot be loaded");

@@ -153,7 +153,7 @@ void machine_write_sysfs(const struct machine *m, const char *root, const struct
     }
 }
 
-static long group_key(const struct machine_cpu *cpu, const struct machine_shape *shape, enum tca_arena_per per)
+static long group_key(const struct machine_cpu *cpu, const struct machine_shape *shape, enum arena_per per)
 {
     switch (per) {
     case ARENA_PER_CORE:
@@ -168,7 +168,7 @@ static long group_key(const struct machine_cpu *cpu, const struct machine_shape 
 }
 
 void machine_check_tables(const struct topology *topo, const struct machine *m, const struct cpu_mask *usable,
-                          unsigned narenas, enum tca_arena_per per)
+                          unsigned narenas, enum arena_per per)
 {
     static int arena_of_id[TOPOLOGY_MAX_CPUS];
     unsigned group_of[MACHINE_MAX_CPUS], ngroups = 0, slots = 1;

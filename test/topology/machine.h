@@ -41,7 +41,7 @@ void machine_write_sysfs(const struct machine *m, const char *root, const struct
 /* Checks every table entry and accessor of topo against m's CPUs in usable,
  * grouped by per into at most narenas arenas. */
 void machine_check_tables(const struct topology *topo, const struct machine *m, const struct cpu_mask *usable,
-                          unsigned narenas, enum tca_arena_per per);
+                          unsigned narenas, enum arena_per per);
 
 extern const struct machine_shape machine_shapes[];
 extern const unsigned machine_shape_count;

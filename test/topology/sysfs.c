@@ -59,7 +59,7 @@ static unsigned check_shapes(void)
                     usable.bits[word] &= ~offline_sets[o].bits[word];
                 const unsigned arena_limits[] = {m.ncpus, 3, 1};
                 for (unsigned a = 0; a < sizeof arena_limits / sizeof arena_limits[0]; a++)
-                    for (enum tca_arena_per per = ARENA_PER_CPU; per <= ARENA_PER_NUMA; per++) {
+                    for (enum arena_per per = ARENA_PER_CPU; per <= ARENA_PER_NUMA; per++) {
                         struct topology *topo = topology_from_sysfs(root, &allowed, arena_limits[a], per);
                         CHECK(topo != NULL);
                         CHECK(topo->source == TOPOLOGY_SYSFS);
@@ -86,7 +86,7 @@ static void check_nothing_known(void)
         /* In id order, each CPU its own core and its own node-less package. */
         unknown.cpus[i] = (struct machine_cpu){.id = i, .core = i, .package = 0, .node = -1};
     }
-    for (enum tca_arena_per per = ARENA_PER_CPU; per <= ARENA_PER_NUMA; per++) {
+    for (enum arena_per per = ARENA_PER_CPU; per <= ARENA_PER_NUMA; per++) {
         struct topology *topo = topology_from_sysfs("/nonexistent", &allowed, m.ncpus, per);
         CHECK(topo != NULL);
         CHECK(topo->source == TOPOLOGY_AFFINITY);

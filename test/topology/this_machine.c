@@ -8,6 +8,7 @@
 
 #include "arenas/arena.h"
 #include "check.h"
+#include "src/options.h"
 #include "pageheap/pagemap.h"
 #include "tcarena.h"
 
