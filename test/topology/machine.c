@@ -7,6 +7,9 @@
 
 #include "check.h"
 
+/* How many arenas the tables in force name: exported for the tests alone. */
+unsigned topology_arenas_used(void);
+
 const struct machine_shape machine_shapes[] = {
     {"2 sockets x 8 cores x SMT-2, Linux numbering", 2, 1, 8, 2, NUMA_PACKAGE, true, 0, 0},
     {"2 sockets x 8 cores x SMT-2, sibling-adjacent numbering", 2, 1, 8, 2, NUMA_PACKAGE, false, 0, 0},
