@@ -1,5 +1,6 @@
 /* Internal metadata allocator: bump allocation from mmap'd chunks, never freed.
- * Spans, arenas, pagemap leaves and tcache stacks live here, never in malloc. */
+ * Span records, arenas, thread caches' slot arrays, topology tables and the
+ * statistics snapshot live here, never in malloc. */
 #ifndef TCA_BASE_H
 #define TCA_BASE_H
 

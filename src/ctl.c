@@ -19,10 +19,10 @@
 
 #include "arenas/arena.h"
 #include "pageheap/decay.h"
+#include "pageheap/os.h"
 #include "src/background.h"
 #include "src/bootstrap.h"
 #include "src/options.h"
-#include "pageheap/os.h"
 #include "src/stats.h"
 #include "src/stats_print.h"
 #include "tcache/tcache.h"

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "src/options.h"
 #include "pageheap/decay.h"
 #include "pageheap/pageheap.h"
+#include "src/options.h"
 
 /* The page heap checks its invariants on every step only in a checked build;
  * it exports the check for the tests. */

@@ -12,9 +12,9 @@
 
 #include "arenas/arena.h"
 #include "check.h"
-#include "src/options.h"
 #include "pageheap/os.h"
 #include "pageheap/pagemap.h"
+#include "src/options.h"
 #include "tcarena.h"
 
 /* The page heap checks its invariants on every step only in a checked build;

@@ -8,8 +8,8 @@
 
 #include "arenas/arena.h"
 #include "check.h"
-#include "src/options.h"
 #include "pageheap/pagemap.h"
+#include "src/options.h"
 #include "tcarena.h"
 
 struct pinned {

@@ -4,8 +4,8 @@
  * 2 and 3 belong to this test alone. */
 #include "arenas/arena.h"
 #include "check.h"
-#include "src/bootstrap.h"
 #include "pageheap/pagemap.h"
+#include "src/bootstrap.h"
 
 #define MAX_BLOCKS 64
 

@@ -8,9 +8,9 @@
 #include "arenas/arena.h"
 #include "check.h"
 #include "pageheap/decay.h"
-#include "tcarena.h"
-#include "src/bootstrap.h"
 #include "pageheap/pagemap.h"
+#include "src/bootstrap.h"
+#include "tcarena.h"
 
 static size_t cached_bytes(void)
 {

@@ -3,9 +3,9 @@
  * heap's own invariant check after every step. */
 #include "arenas/sizeclass.h"
 #include "check.h"
-#include "src/bootstrap.h"
 #include "pageheap/pageheap.h"
 #include "pageheap/pagemap.h"
+#include "src/bootstrap.h"
 
 /* The page heap checks its invariants on every step only in a checked build;
  * it exports the check for the tests. */

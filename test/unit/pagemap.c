@@ -3,8 +3,8 @@
  * kernel-half and NULL addresses) reading as not ours. */
 #include <sys/mman.h>
 
-#include "check.h"
 #include "arenas/sizeclass.h"
+#include "check.h"
 #include "pageheap/pagemap.h"
 
 static int static_object;

@@ -1,8 +1,8 @@
 /* Size classes: the lookup table against a brute-force search, class spacing,
  * slab geometry, the division-free slot lookup and aligned class selection. */
+#include "arenas/sizeclass.h"
 #include "check.h"
 #include "src/bootstrap.h"
-#include "arenas/sizeclass.h"
 
 /* The smallest class whose blocks hold size, found the slow way. */
 static unsigned smallest_fitting(size_t size)

@@ -7,10 +7,10 @@
 
 #include "arenas/arena.h"
 #include "check.h"
-#include "tcarena.h"
-#include "src/bootstrap.h"
 #include "pageheap/pagemap.h"
+#include "src/bootstrap.h"
 #include "tcache/tcache.h"
+#include "tcarena.h"
 
 static unsigned cached(unsigned cls)
 {
