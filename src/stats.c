@@ -5,6 +5,7 @@
  * a callback that itself allocates. */
 #include "stats.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,22 +257,9 @@ static void out_json_string(struct out *out, const char *text)
 /* An option's value as text; strings and choices quoted when json. */
 static void out_option(struct out *out, const struct tca_option_desc *desc, bool json)
 {
-    const char *text = NULL;
-    switch (desc->type) {
-    case OPTION_BOOL:
-        out_str(out, *(const bool *)desc->value ? "true" : "false");
-        return;
-    case OPTION_LONG:
-        out_i64(out, *(const long *)desc->value);
-        return;
-    case OPTION_CHOICE:
-        text = desc->choices[*(const long *)desc->value];
-        break;
-    case OPTION_STRING:
-        text = desc->value;
-        break;
-    }
-    if (json)
+    char digits[24];
+    const char *text = options_value_text(desc, digits);
+    if (json && (desc->type == OPTION_CHOICE || desc->type == OPTION_STRING))
         out_json_string(out, text);
     else
         out_str(out, text);
@@ -528,16 +516,34 @@ static void stats_file_path(char *path, size_t len)
     path[used] = '\0';
 }
 
+/* "tcarena: stats_file "PATH": No such file or directory; printing to stderr".
+ * strerrordesc_np: the English text, with no locale to load (strerror may
+ * allocate for a translation). */
+static void report_unopenable(const char *path, int error)
+{
+    char line[sizeof tca_options.stats_file * 5 + 128], digits[24];
+    const char *reason = strerrordesc_np(error);
+    strcpy(line, "tcarena: stats_file \"");
+    strcat(line, path);
+    strcat(line, "\": ");
+    if (reason)
+        strcat(line, reason);
+    else
+        strcat(strcat(line, "error "), os_format_u64(digits, (unsigned)error, 10));
+    strcat(line, "; printing to stderr\n");
+    os_write_stderr(line);
+}
+
 static void print_at_exit(void)
 {
     if (tca_options.stats_pid && (unsigned)tca_options.stats_pid != os_process_id())
         return;
     static const char *const format_opts[] = {[STATS_TEXT] = "", [STATS_JSON] = "J", [STATS_PROMETHEUS] = "P"};
-    char path[sizeof tca_options.stats_file + 32];
+    char path[sizeof tca_options.stats_file * 5]; /* each 2-character "%p" may become 10 digits */
     stats_file_path(path, sizeof path);
     int fd = path[0] ? os_open_output(path) : -1;
     if (path[0] && fd < 0)
-        os_write_stderr("tcarena: cannot open stats_file, printing to stderr\n");
+        report_unopenable(path, errno);
     tca_stats_print(write_fd, (void *)(intptr_t)(fd >= 0 ? fd : 2), format_opts[tca_options.stats_format]);
     if (fd >= 0)
         os_close(fd);
