@@ -1,16 +1,22 @@
-"""What benchmarks/run and benchmarks/instr_count share: where things are,
-how to build them, and which allocators to compare."""
+"""What the benchmark drivers share: where things are, how to build them,
+which allocators to compare, and how one measured run is launched."""
 
+import argparse
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 BUILD = os.path.join(REPO, "build")
 PROGRAMS = ["fastpath", "batch", "larson", "prodcons", "falseshare", "churn",
-            "realloc", "mixed", "frag", "longlived", "bintree", "strhash"]
+            "realloc", "mixed", "frag", "longlived", "bintree", "strhash",
+            "bigbuf", "remote", "threadchurn", "medium", "reallocgrow", "massfree", "holes"]
 
 PEER_LIB_DIR = "/usr/lib/x86_64-linux-gnu"
 # name -> (library to preload or None for the C library's own malloc, Debian package)
@@ -37,16 +43,17 @@ def _tcarena_library_target():
     sys.exit("benchmarks: no tcarena shared library in the meson build")
 
 
-def build(tcarena_library=None):
-    """Sets up ./build if missing and builds the workloads and, unless another
-    tcarena_library is given, libtcarena.so (only those targets, so an
-    unrelated broken test does not stop a run). Returns libtcarena.so's path."""
+def build(tcarena_library=None, programs=PROGRAMS):
+    """Sets up ./build if missing and builds the measure launcher, the given
+    workloads and, unless another tcarena_library is given, libtcarena.so
+    (only those targets, so an unrelated broken test does not stop a run).
+    Returns libtcarena.so's path."""
     if not os.path.exists(os.path.join(BUILD, "build.ninja")):
         progress("benchmarks: meson setup build")
         subprocess.run(["meson", "setup", BUILD, REPO], check=True, stdout=subprocess.DEVNULL)
     library = None if tcarena_library else _tcarena_library_target()
     targets = ([library] if library else []) + ["benchmarks/" + program
-                                                for program in PROGRAMS + ["measure"]]
+                                                for program in list(programs) + ["measure"]]
     progress("benchmarks: ninja -C build " + " ".join(targets))
     result = subprocess.run(["ninja", "-C", BUILD] + targets, capture_output=True, text=True)
     if result.returncode:
@@ -58,8 +65,44 @@ def program_path(program):
     return os.path.join(BUILD, "benchmarks", program)
 
 
-def allocators(tcarena_library, wanted=None):
-    """Ordered {name: library or None} of the allocators present; says which are skipped."""
+def peer_option(text):
+    """--peer NAME=PATH.so[@VERSION] -> (name, absolute path, version label);
+    without @VERSION the label is the library's file name."""
+    name, _, rest = text.partition("=")
+    path, version = rest, None
+    if "@" in rest and "/" not in rest.rpartition("@")[2]:
+        path, _, version = rest.rpartition("@")
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name) or not path:
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME=PATH.so[@VERSION]")
+    if name in PEERS or name == TCARENA:
+        raise argparse.ArgumentTypeError(f"'{name}' is already an allocator's name")
+    if not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f"{path}: no such library")
+    return name, os.path.abspath(path), version or os.path.basename(path)
+
+
+def add_allocator_options(parser):
+    """--allocators, --tcarena and --peer, as every driver takes them."""
+    parser.add_argument("--allocators", help="comma-separated subset of "
+                        + ",".join(list(PEERS) + [TCARENA]) + " and the --peer names")
+    parser.add_argument("--tcarena", metavar="LIB", help="preload this libtcarena.so instead of "
+                        "building build/libtcarena.so")
+    parser.add_argument("--peer", metavar="NAME=PATH.so[@VERSION]", type=peer_option,
+                        action="append", default=[],
+                        help="one more allocator to compare, preloaded like the Debian peers "
+                        "(repeatable); VERSION labels it in the report, else the file name")
+
+
+def allocators(tcarena_library, options):
+    """Ordered {name: library or None}: the Debian peers present, the --peer
+    libraries, tcarena; narrowed by --allocators. Says which are skipped."""
+    wanted = set(options.allocators.split(",")) if options.allocators else None
+    extra = {name: path for name, path, _ in options.peer}
+    if len(extra) < len(options.peer):
+        sys.exit("benchmarks: two --peer options share a name")
+    unknown = wanted - set(PEERS) - set(extra) - {TCARENA} if wanted else None
+    if unknown:
+        sys.exit("benchmarks: --allocators names no such allocator: " + ",".join(sorted(unknown)))
     chosen = {}
     for name, (library, package) in PEERS.items():
         if wanted and name not in wanted:
@@ -69,6 +112,7 @@ def allocators(tcarena_library, wanted=None):
                      f"(apt-get install {package})")
             continue
         chosen[name] = library
+    chosen.update({name: path for name, path in extra.items() if not wanted or name in wanted})
     if not wanted or TCARENA in wanted:
         chosen[TCARENA] = tcarena_library
     return chosen
@@ -82,12 +126,50 @@ def environment_for(library):
     return env
 
 
-def peer_versions():
+def peer_versions(options):
     versions = {}
     for name, (_, package) in PEERS.items():
         result = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package],
                                 capture_output=True, text=True)
         versions[name] = result.stdout.strip() if result.returncode == 0 else "not installed"
+    versions.update({name: version for name, _, version in options.peer})
     versions[TCARENA] = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
                                        capture_output=True, text=True).stdout.strip()
     return versions
+
+
+def measure(command, library, timeout, cwd=None, stdin_path=None, environment=None):
+    """Runs command once through the measure launcher (see measure.c for why),
+    with library preloaded (None: nothing). Returns {"wall_s", "rss_kib",
+    "cpu_s", "returncode", "stdout", "stderr"}, or {"error"} when the run was
+    killed at the timeout or the launcher could not report."""
+    with tempfile.TemporaryDirectory() as workdir:
+        measured = os.path.join(workdir, "measured")
+        out_path, err_path = os.path.join(workdir, "out"), os.path.join(workdir, "err")
+        with open(out_path, "w") as out, open(err_path, "w") as err, \
+                open(stdin_path or os.devnull) as stdin:
+            launcher = subprocess.Popen([program_path("measure"), measured, library or "-"]
+                                        + command, stdin=stdin, stdout=out, stderr=err,
+                                        cwd=cwd, env=environment, start_new_session=True)
+            watchdog = threading.Timer(timeout, os.killpg, (launcher.pid, signal.SIGKILL))
+            watchdog.start()
+            _, status, _ = os.wait4(launcher.pid, 0)
+            timed_out = not watchdog.is_alive()
+            watchdog.cancel()
+            launcher.returncode = os.waitstatus_to_exitcode(status)  # already reaped
+        with open(out_path, errors="replace") as out, open(err_path, errors="replace") as err:
+            stdout, stderr = out.read(), err.read()
+        if timed_out:
+            return {"error": f"killed after the {timeout:.0f} s timeout"}
+        if not os.path.exists(measured):
+            return {"error": failure(launcher.returncode, stdout, stderr)}
+        with open(measured) as measured_file:
+            wall, rss, cpu = measured_file.read().split()
+    return {"wall_s": float(wall), "rss_kib": int(rss), "cpu_s": float(cpu),
+            "returncode": launcher.returncode, "stdout": stdout, "stderr": stderr}
+
+
+def failure(returncode, stdout, stderr):
+    """A failed run's reason, for the tables and the JSON."""
+    why = f"killed by signal {returncode - 128}" if returncode > 128 else f"exit {returncode}"
+    return why + ": " + (stderr or stdout).strip()[-300:]
