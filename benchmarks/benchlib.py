@@ -13,7 +13,7 @@ import threading
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
-BUILD = os.path.join(REPO, "build")
+BUILD = os.path.join(REPO, "build")  # --build changes it
 PROGRAMS = ["fastpath", "batch", "larson", "prodcons", "falseshare", "churn",
             "realloc", "mixed", "frag", "longlived", "bintree", "strhash",
             "bigbuf", "remote", "threadchurn", "medium", "reallocgrow", "massfree", "holes"]
@@ -81,8 +81,14 @@ def peer_option(text):
     return name, os.path.abspath(path), version or os.path.basename(path)
 
 
-def add_allocator_options(parser):
-    """--allocators, --tcarena and --peer, as every driver takes them."""
+def add_common_options(parser, outputs=None):
+    """--build, --allocators, --tcarena and --peer, as every driver takes
+    them, and --out where a driver writes outputs (named for the help)."""
+    parser.add_argument("--build", metavar="DIR", help="the meson build folder to build and "
+                        "run from (default ./build, set up if missing)")
+    if outputs:
+        parser.add_argument("--out", metavar="DIR", help=f"folder for {outputs} (default "
+                            "BUILD/bench)")
     parser.add_argument("--allocators", help="comma-separated subset of "
                         + ",".join(list(PEERS) + [TCARENA]) + " and the --peer names")
     parser.add_argument("--tcarena", metavar="LIB", help="preload this libtcarena.so instead of "
@@ -91,6 +97,15 @@ def add_allocator_options(parser):
                         action="append", default=[],
                         help="one more allocator to compare, preloaded like the Debian peers "
                         "(repeatable); VERSION labels it in the report, else the file name")
+
+
+def use_options(options):
+    """Applies --build and --out; call once the options are parsed."""
+    global BUILD
+    BUILD = os.path.abspath(options.build) if options.build else BUILD
+    if "out" in options:
+        options.out = options.out or os.path.join(BUILD, "bench")
+    return options
 
 
 def allocators(tcarena_library, options):
@@ -138,35 +153,50 @@ def peer_versions(options):
     return versions
 
 
-def measure(command, library, timeout, cwd=None, stdin_path=None, environment=None):
-    """Runs command once through the measure launcher (see measure.c for why),
-    with library preloaded (None: nothing). Returns {"wall_s", "rss_kib",
-    "cpu_s", "returncode", "stdout", "stderr"}, or {"error"} when the run was
-    killed at the timeout or the launcher could not report."""
-    with tempfile.TemporaryDirectory() as workdir:
-        measured = os.path.join(workdir, "measured")
-        out_path, err_path = os.path.join(workdir, "out"), os.path.join(workdir, "err")
-        with open(out_path, "w") as out, open(err_path, "w") as err, \
+class Measured:
+    """One run of a command through the measure launcher (see measure.c for
+    why), with library preloaded (None: nothing), started at once; wait()
+    collects it. A server is started, used, told to stop, then waited for."""
+
+    def __init__(self, command, library, cwd=None, stdin_path=None, environment=None):
+        self.workdir = tempfile.TemporaryDirectory()
+        self.measured = os.path.join(self.workdir.name, "measured")
+        self.out_path = os.path.join(self.workdir.name, "out")
+        self.err_path = os.path.join(self.workdir.name, "err")
+        with open(self.out_path, "w") as out, open(self.err_path, "w") as err, \
                 open(stdin_path or os.devnull) as stdin:
-            launcher = subprocess.Popen([program_path("measure"), measured, library or "-"]
-                                        + command, stdin=stdin, stdout=out, stderr=err,
-                                        cwd=cwd, env=environment, start_new_session=True)
-            watchdog = threading.Timer(timeout, os.killpg, (launcher.pid, signal.SIGKILL))
+            self.launcher = subprocess.Popen([program_path("measure"), self.measured,
+                                              library or "-"] + command, stdin=stdin, stdout=out,
+                                             stderr=err, cwd=cwd, env=environment,
+                                             start_new_session=True)
+
+    def wait(self, timeout):
+        """{"wall_s", "rss_kib", "cpu_s", "returncode", "stdout", "stderr"}, or
+        {"error"} when the run was killed at the timeout or could not report."""
+        with self.workdir:
+            watchdog = threading.Timer(timeout, os.killpg, (self.launcher.pid, signal.SIGKILL))
             watchdog.start()
-            _, status, _ = os.wait4(launcher.pid, 0)
+            _, status, _ = os.wait4(self.launcher.pid, 0)
             timed_out = not watchdog.is_alive()
             watchdog.cancel()
-            launcher.returncode = os.waitstatus_to_exitcode(status)  # already reaped
-        with open(out_path, errors="replace") as out, open(err_path, errors="replace") as err:
-            stdout, stderr = out.read(), err.read()
-        if timed_out:
-            return {"error": f"killed after the {timeout:.0f} s timeout"}
-        if not os.path.exists(measured):
-            return {"error": failure(launcher.returncode, stdout, stderr)}
-        with open(measured) as measured_file:
-            wall, rss, cpu = measured_file.read().split()
-    return {"wall_s": float(wall), "rss_kib": int(rss), "cpu_s": float(cpu),
-            "returncode": launcher.returncode, "stdout": stdout, "stderr": stderr}
+            self.launcher.returncode = returncode = os.waitstatus_to_exitcode(status)  # reaped
+            with open(self.out_path, errors="replace") as out, \
+                    open(self.err_path, errors="replace") as err:
+                stdout, stderr = out.read(), err.read()
+            if timed_out:
+                return {"error": f"killed after the {timeout:.0f} s timeout"}
+            if not os.path.exists(self.measured):
+                return {"error": failure(returncode, stdout, stderr)}
+            with open(self.measured) as measured_file:
+                wall, rss, cpu = measured_file.read().split()
+        return {"wall_s": float(wall), "rss_kib": int(rss), "cpu_s": float(cpu),
+                "returncode": returncode, "stdout": stdout, "stderr": stderr}
+
+
+def measure(command, library, timeout, **where):
+    """Runs command once through the launcher; Measured.wait()'s result.
+    where: cwd, stdin_path, environment, as Measured takes them."""
+    return Measured(command, library, **where).wait(timeout)
 
 
 def failure(returncode, stdout, stderr):

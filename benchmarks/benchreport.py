@@ -98,45 +98,35 @@ def summarise(results, chosen):
     return summary
 
 
-def cell(value, form, bold=False):
-    text = form.format(value)
-    return f"**{text}**" if bold else text
+def print_table(results, names, value_key, show_value, ratio_key, bold_best):
+    """One markdown table: a row per test, show_value(median) (ratio) per allocator."""
+    print("| workload | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for test, entry in results.items():
+        cells = []
+        for allocator in names:
+            record = entry["allocators"][allocator]
+            if value_key not in record:
+                cells.append("FAIL")
+                continue
+            text = show_value(record[value_key])
+            if bold_best and entry.get("best_peer") == allocator:
+                text = f"**{text}**"
+            ratio = record.get(ratio_key)
+            cells.append(text + (f" ({ratio:.2f})" if ratio is not None else ""))
+        print(f"| {test} | " + " | ".join(cells) + " |")
 
 
 def print_tables(results, chosen, summary, caption):
     """Two markdown tables: the ranked time (caption says what it is) and peak RSS."""
     names = list(chosen)
     print(f"\nTime: {caption} (ratio to the best peer); **bold** = best peer\n")
-    print("| workload | " + " | ".join(names) + " |")
-    print("|---|" + "---:|" * len(names))
-    for test, entry in results.items():
-        cells = []
-        for allocator in names:
-            record = entry["allocators"][allocator]
-            if "median_s" not in record:
-                cells.append("FAIL")
-                continue
-            ratio = record.get("time_ratio_to_best_peer")
-            cells.append(cell(record["median_s"], "{:.3f}", entry.get("best_peer") == allocator)
-                         + (f" ({ratio:.2f})" if ratio is not None else ""))
-        print(f"| {test} | " + " | ".join(cells) + " |")
+    print_table(results, names, "median_s", "{:.3f}".format, "time_ratio_to_best_peer", True)
     geomeans = summary["time_geomean_ratio_to_best_peer"]
     print("| **geomean ratio** | " + " | ".join(f"{geomeans[a]:.2f}" for a in names) + " |")
-
     print("\nPeak RSS: median MiB (ratio to jemalloc)\n")
-    print("| workload | " + " | ".join(names) + " |")
-    print("|---|" + "---:|" * len(names))
-    for test, entry in results.items():
-        cells = []
-        for allocator in names:
-            record = entry["allocators"][allocator]
-            if "median_rss_kib" not in record:
-                cells.append("FAIL")
-                continue
-            ratio = record.get("rss_ratio_to_jemalloc")
-            cells.append(f"{record['median_rss_kib'] / 1024:.1f}"
-                         + (f" ({ratio:.2f})" if ratio is not None else ""))
-        print(f"| {test} | " + " | ".join(cells) + " |")
+    print_table(results, names, "median_rss_kib", lambda kib: f"{kib / 1024:.1f}",
+                "rss_ratio_to_jemalloc", False)
     geomeans = summary["rss_geomean_ratio_to_jemalloc"]
     print("| **geomean ratio** | " + " | ".join(f"{geomeans[a]:.2f}" for a in names) + " |")
 
