@@ -68,11 +68,13 @@ static inline uint64_t rng_between(uint64_t *state, uint64_t low, uint64_t high)
 }
 
 /* The stamp writes every word of a block's first 64 bytes, one word per
- * 64-byte line after that, and the block's last whole word (all at multiples
- * of 8, so no two writes overlap): every line a real
+ * stride bytes after that (64: every cache line), and the block's last whole
+ * word (all at multiples of 8, so no two writes overlap): every line a real
  * program would touch is touched, the cost stays proportional to lines rather
  * than bytes, and a small block is covered entirely. Each word depends on the
- * block's tag and the word's offset. */
+ * block's tag and the word's offset. A workload whose point is the
+ * allocator's own cost on big blocks stamps one word per 4 KiB page instead
+ * (block_stamp_sparse), as the programs it stands for touch them. */
 static inline uint64_t stamp_word(uint64_t tag, size_t offset)
 {
     return tag ^ (offset * 0x9e3779b97f4a7c15ULL);
@@ -80,32 +82,39 @@ static inline uint64_t stamp_word(uint64_t tag, size_t offset)
 
 #define STAMP_DENSE_BYTES 64
 #define STAMP_LINE_BYTES 64
+#define STAMP_PAGE_BYTES 4096
 
 /* Visits every stamped offset of a block of size bytes (size >= 8). */
-#define STAMP_FOR_EACH_OFFSET(offset, size, body)                                              \
+#define STAMP_FOR_EACH_OFFSET(offset, size, stride, body)                                      \
     do {                                                                                       \
         size_t stamp_dense_end_ = (size) < STAMP_DENSE_BYTES ? ((size) & ~(size_t)7) : STAMP_DENSE_BYTES; \
         for (size_t offset = 0; offset < stamp_dense_end_; offset += 8) { body; }             \
-        for (size_t offset = STAMP_DENSE_BYTES; offset + 8 <= (size); offset += STAMP_LINE_BYTES) { body; } \
+        for (size_t offset = STAMP_DENSE_BYTES; offset + 8 <= (size); offset += (stride)) { body; } \
         { size_t offset = ((size) - 8) & ~(size_t)7; body; }                                   \
     } while (0)
 
-static inline void block_stamp(void *block, size_t size, uint64_t tag)
+static inline void block_stamp_sparse(void *block, size_t size, uint64_t tag, size_t stride)
 {
     unsigned char *bytes = block;
     if (size < 8) {
         memset(bytes, (int)(tag & 0xff), size);
         return;
     }
-    STAMP_FOR_EACH_OFFSET(offset, size, {
+    STAMP_FOR_EACH_OFFSET(offset, size, stride, {
         uint64_t word = stamp_word(tag, offset);
         memcpy(bytes + offset, &word, sizeof word);
     });
 }
 
+static inline void block_stamp(void *block, size_t size, uint64_t tag)
+{
+    block_stamp_sparse(block, size, tag, STAMP_LINE_BYTES);
+}
+
 /* Checks the stamp of a size-byte block where it lies below limit (limit <
  * size after a shrinking realloc). */
-static inline bool block_stamp_intact_below(const void *block, size_t size, uint64_t tag, size_t limit)
+static inline bool block_stamp_sparse_intact_below(const void *block, size_t size, uint64_t tag,
+                                                   size_t limit, size_t stride)
 {
     const unsigned char *bytes = block;
     if (size < 8) {
@@ -115,7 +124,7 @@ static inline bool block_stamp_intact_below(const void *block, size_t size, uint
         return true;
     }
     bool intact = true;
-    STAMP_FOR_EACH_OFFSET(offset, size, {
+    STAMP_FOR_EACH_OFFSET(offset, size, stride, {
         uint64_t word;
         if (offset + 8 <= limit) {
             memcpy(&word, bytes + offset, sizeof word);
@@ -125,9 +134,57 @@ static inline bool block_stamp_intact_below(const void *block, size_t size, uint
     return intact;
 }
 
+static inline bool block_stamp_intact_below(const void *block, size_t size, uint64_t tag, size_t limit)
+{
+    return block_stamp_sparse_intact_below(block, size, tag, limit, STAMP_LINE_BYTES);
+}
+
 static inline bool block_stamp_intact(const void *block, size_t size, uint64_t tag)
 {
     return block_stamp_intact_below(block, size, tag, size);
+}
+
+/* A block's first stamp word is its tag (stamp_word(tag, 0) == tag; blocks of
+ * 8 bytes or more), so a
+ * workload that derives a block's size from its tag can keep bare pointers,
+ * and a block handed between threads carries its own description. */
+static inline uint64_t block_tag(const void *block)
+{
+    uint64_t tag;
+    memcpy(&tag, block, sizeof tag);
+    return tag;
+}
+
+/* Verifies (stamped with stride) and frees a bare block. */
+static inline void verified_free_sparse(void *block, size_t size, uint64_t tag, size_t stride)
+{
+    if (!block_stamp_sparse_intact_below(block, size, tag, size, stride))
+        bench_fail("block %p of %zu bytes was overwritten while live", block, size);
+    free(block);
+}
+
+static inline void verified_free(void *block, size_t size, uint64_t tag)
+{
+    verified_free_sparse(block, size, tag, STAMP_LINE_BYTES);
+}
+
+/* Tags of blocks that describe themselves carry this mark in their top byte,
+ * so that a first word overwritten by garbage is reported as such rather
+ * than taken for a tag (and a size derived from it). */
+#define SELF_TAG_MARK ((uint64_t)0xc7 << 56)
+
+static inline uint64_t self_tag_of(const void *block)
+{
+    uint64_t tag = block_tag(block);
+    if ((tag >> 56) != (SELF_TAG_MARK >> 56))
+        bench_fail("block %p lost its tag (first word %#llx)", block, (unsigned long long)tag);
+    return tag;
+}
+
+/* A well-mixed function of x, for sizes and choices derived from a tag. */
+static inline uint64_t rng_hash(uint64_t x)
+{
+    return rng_next(&x);
 }
 
 /* A live block and what it should contain: the unit most workloads juggle. */
@@ -150,9 +207,7 @@ static inline void stamped_free(struct stamped_block *block)
 {
     if (!block->ptr)
         return;
-    if (!block_stamp_intact(block->ptr, block->size, block->tag))
-        bench_fail("block %p of %zu bytes was overwritten while live", block->ptr, block->size);
-    free(block->ptr);
+    verified_free(block->ptr, block->size, block->tag);
     block->ptr = NULL;
 }
 

@@ -26,9 +26,7 @@ static uint64_t tag_of(int phase, size_t index)
 
 static void check_and_free(void **slot, size_t size, uint64_t tag)
 {
-    if (!block_stamp_intact(*slot, size, tag))
-        bench_fail("block %p of %zu bytes was overwritten while live", *slot, size);
-    free(*slot);
+    verified_free(*slot, size, tag);
     *slot = NULL;
 }
 

@@ -94,6 +94,15 @@ size_t os_system_page_size(void)
     return cached;
 }
 
+/* The kernel copies the file name (AT_EXECFN) highest on the new stack, the
+ * environment and argument strings below it, and the random bytes
+ * (AT_RANDOM) below those. */
+bool os_is_exec_string(const char *text)
+{
+    uintptr_t low = (uintptr_t)getauxval(AT_RANDOM), high = (uintptr_t)getauxval(AT_EXECFN);
+    return low && high && (uintptr_t)text > low && (uintptr_t)text < high;
+}
+
 unsigned os_cpu_count(unsigned *max_cpu_id_plus_one)
 {
     cpu_set_t set;

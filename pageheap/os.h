@@ -28,6 +28,9 @@ bool os_protect(void *addr, size_t size, bool accessible);
 /* 64 random bits from the kernel (getrandom, else the bytes it gave at exec). */
 uint64_t os_random_u64(void);
 size_t os_system_page_size(void);
+/* True when text lies among the argument and environment strings the kernel
+ * placed at exec: on the stack, so writable, whatever the program did since. */
+bool os_is_exec_string(const char *text);
 /* Threads of this process still running (/proc/self/stat), 0 when unknown. */
 unsigned os_live_thread_count(void);
 /* CPUs this process may run on (sched_getaffinity), and the highest such id + 1. */

@@ -244,13 +244,15 @@ TCA_EXPORT int malloc_trim(size_t pad)
  * at load, before main(), and only when TCARENA_CONF names them, so other
  * processes keep starting for free: stats_print, whose exit report a program
  * that never allocates (true(1)) would miss, and background_thread, which
- * must not be created inside an allocation (see background.h).  Here, with
- * the entry points: a program linked with the static library gets every
- * object that defines a name it uses, and this one always. */
+ * must not be created inside an allocation (see background.h).  The names
+ * are looked for without their colon, which may follow blanks; a stats_file
+ * that holds one only starts the allocator at load.  Here, with the entry
+ * points: a program linked with the static library gets every object that
+ * defines a name it uses, and this one always. */
 __attribute__((constructor)) static void start_when_asked(void)
 {
     const char *conf = options_environment();
-    if (!conf || !(strstr(conf, "stats_print:") || strstr(conf, "background_thread:")) || !tca_bootstrap())
+    if (!conf || !(strstr(conf, "stats_print") || strstr(conf, "background_thread")) || !tca_bootstrap())
         return;
     if (tca_options.stats_print)
         report_at_exit();

@@ -30,17 +30,27 @@ struct tca_option_desc {
     enum { OPTION_BOOL, OPTION_LONG, OPTION_CHOICE, OPTION_STRING } type;
     void *value;
     long min, max;                 /* OPTION_LONG */
-    const char *const *choices;    /* OPTION_CHOICE: the names of values 0, 1, ... (NULL-terminated) */
+    const char *const *choices;    /* OPTION_CHOICE: the names of values 0, 1, ...; OPTION_BOOL: the
+                                    * words it takes, true at even indices (NULL-terminated) */
 };
 extern const struct tca_option_desc tca_option_descs[];
 extern const unsigned tca_option_count;
 
-/* Parses text (TCARENA_CONF's syntax); a bad key or value gets one warning line
- * on stderr naming it, and keeps the default. */
-void options_parse(const char *text);
+/* An option's value as text: "true", a number (formatted in digits, 24
+ * bytes), a choice's name, or the string. */
+const char *options_value_text(const struct tca_option_desc *desc, char *digits);
+/* Parses text (TCARENA_CONF's syntax: NAME:VALUE entries separated by commas,
+ * blanks around names and values ignored) into tca_options.  A malformed
+ * entry keeps the value in effect and gets one line on stderr quoting it and
+ * saying what is allowed.  strike: blank out each malformed entry and one
+ * comma next to it, so that the text, parsed again, warns about nothing and
+ * sets the same options.  Returns how many lines it printed. */
+unsigned options_parse(char *text, bool strike);
 /* TCARENA_CONF's value in the environment, or NULL. */
 const char *options_environment(void);
-/* Reads TCARENA_CONF from the environment, if there is one yet. */
+/* Reads TCARENA_CONF from the environment, if there is one yet, striking out
+ * in place the entries it warned about, so that the images this process
+ * execs do not print the warnings again. */
 void options_read_environment(void);
 
 #endif

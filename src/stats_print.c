@@ -123,22 +123,9 @@ static void out_json_string(struct out *out, const char *text)
 /* An option's value as text; strings and choices quoted when json. */
 static void out_option(struct out *out, const struct tca_option_desc *desc, bool json)
 {
-    const char *text = NULL;
-    switch (desc->type) {
-    case OPTION_BOOL:
-        out_str(out, *(const bool *)desc->value ? "true" : "false");
-        return;
-    case OPTION_LONG:
-        out_i64(out, *(const long *)desc->value);
-        return;
-    case OPTION_CHOICE:
-        text = desc->choices[*(const long *)desc->value];
-        break;
-    case OPTION_STRING:
-        text = desc->value;
-        break;
-    }
-    if (json)
+    char digits[24];
+    const char *text = options_value_text(desc, digits);
+    if (json && (desc->type == OPTION_CHOICE || desc->type == OPTION_STRING))
         out_json_string(out, text);
     else
         out_str(out, text);

@@ -1,8 +1,8 @@
 /* The options: TCARENA_CONF read from the environment as bootstrap reads it.
  * Every key takes what its table allows (numbers in their range, true/false/
- * 1/0, the names of its choices, a string that fits); a bad key or value
- * changes nothing (the warning line it prints is not checked here), and the
- * entries around it still count. */
+ * 1/0, the names of its choices, a string that fits), blanks around names and
+ * values aside; a bad key or value changes nothing (the warning line it
+ * prints is not checked here), and the entries around it still count. */
 #include <stdlib.h>
 
 #include "arenas/topology.h"
@@ -72,9 +72,10 @@ static void check_accepted(void)
     read_conf("narenas:0,decay_ms:0,tcache:1,background_thread:0");
     CHECK(tca_options.narenas == 0 && tca_options.decay_ms == 0 && tca_options.tcache && !tca_options.background_thread);
 
-    /* Empty entries are skipped, a later entry wins, a value may hold ':'. */
-    read_conf(",,decay_ms:5,,decay_ms:7,stats_file:/a:b,");
-    CHECK(tca_options.decay_ms == 7 && !strcmp(tca_options.stats_file, "/a:b"));
+    /* Blanks around names and values do not count, a later entry wins, a value
+     * may hold ':', and an empty entry costs only itself. */
+    read_conf(" narenas :\t4 , decay_ms:5,,decay_ms:7,stats_file:/a:b,");
+    CHECK(tca_options.narenas == 4 && tca_options.decay_ms == 7 && !strcmp(tca_options.stats_file, "/a:b"));
 
     /* The longest stats_file that fits (255 bytes) is taken whole. */
     char conf[300] = "stats_file:";
@@ -86,7 +87,7 @@ static void check_accepted(void)
 static void check_rejections(void)
 {
     static const char *const rejected[] = {
-        "narenas:1025", "narenas:-1", "narenas:abc", "narenas:", "narenas:4x", "narenas: 4",
+        "narenas:1025", "narenas:-1", "narenas:abc", "narenas:", "narenas:4x", "narenas:4 4",
         "decay_ms:-2", "decay_ms:3600001", "decay_ms:99999999999", "decay_ms:--1",
         "tcache:yes", "tcache:TRUE", "hwloc:2", "background_thread:",
         "arena_per:socket", "arena_per:CPU", "thp:madvise", "stats_format:xml", "stats_pid:100000000",
