@@ -228,9 +228,9 @@ struct topology *topology_from_sysfs(const char *root, const struct cpu_mask *al
 #if TCA_HAVE_HWLOC
 struct hwloc_api {
     unsigned (*get_api_version)(void);
-    int (*topology_init)(hwloc_topology_t *);
-    int (*topology_load)(hwloc_topology_t);
-    void (*topology_destroy)(hwloc_topology_t);
+    int (*init)(hwloc_topology_t *);
+    int (*load)(hwloc_topology_t);
+    void (*destroy)(hwloc_topology_t);
     int (*get_type_depth)(hwloc_topology_t, hwloc_obj_type_t);
     unsigned (*get_nbobjs_by_depth)(hwloc_topology_t, int);
     hwloc_obj_t (*get_obj_by_depth)(hwloc_topology_t, int, unsigned);
@@ -251,9 +251,9 @@ static void *hwloc_open(struct hwloc_api *api)
     /* Each entry by its name, cast to the type api gives it. */
 #define HWLOC_ENTRY(field, name) (api->field = (__typeof__(api->field))os_library_symbol(lib, "hwloc_" name))
     HWLOC_ENTRY(get_api_version, "get_api_version");
-    HWLOC_ENTRY(topology_init, "topology_init");
-    HWLOC_ENTRY(topology_load, "topology_load");
-    HWLOC_ENTRY(topology_destroy, "topology_destroy");
+    HWLOC_ENTRY(init, "topology_init");
+    HWLOC_ENTRY(load, "topology_load");
+    HWLOC_ENTRY(destroy, "topology_destroy");
     HWLOC_ENTRY(get_type_depth, "get_type_depth");
     HWLOC_ENTRY(get_nbobjs_by_depth, "get_nbobjs_by_depth");
     HWLOC_ENTRY(get_obj_by_depth, "get_obj_by_depth");
@@ -263,7 +263,7 @@ static void *hwloc_open(struct hwloc_api *api)
     HWLOC_ENTRY(set_type_filter, "topology_set_type_filter");
 #undef HWLOC_ENTRY
     /* The object layout we compile against must be the one the library has. */
-    if (api->get_api_version && api->topology_init && api->topology_load && api->topology_destroy &&
+    if (api->get_api_version && api->init && api->load && api->destroy &&
         api->get_type_depth && api->get_nbobjs_by_depth && api->get_obj_by_depth && api->set_flags &&
         api->set_cache_types_filter && api->set_type_filter &&
         (api->get_api_version() >> 16) == (HWLOC_API_VERSION >> 16))
@@ -313,7 +313,7 @@ struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned na
     void *lib = hwloc_open(&api);
     if (!lib)
         return NULL;
-    if (api.topology_init(&hw) != 0) {
+    if (api.init(&hw) != 0) {
         os_library_close(lib);
         return NULL;
     }
@@ -325,7 +325,7 @@ struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned na
     restrict_discovery(&api, hw);
     struct topology *topo = NULL;
     struct scratch *scratch = NULL;
-    int depth = api.topology_load(hw) == 0 ? api.get_type_depth(hw, HWLOC_OBJ_PU) : -1;
+    int depth = api.load(hw) == 0 ? api.get_type_depth(hw, HWLOC_OBJ_PU) : -1;
     if (depth >= 0 && (scratch = os_map(sizeof *scratch, 0))) {
         unsigned npus = api.get_nbobjs_by_depth(hw, depth), ncpus = 0;
         for (unsigned i = 0; i < npus; i++) {
@@ -345,7 +345,7 @@ struct topology *topology_from_hwloc(const struct cpu_mask *allowed, unsigned na
             topo = topology_build(scratch->cpus, ncpus, narenas, per, TOPOLOGY_HWLOC);
         os_unmap(scratch, sizeof *scratch);
     }
-    api.topology_destroy(hw);
+    api.destroy(hw);
     /* Read once per process: unloading gives back libhwloc's and libudev's pages. */
     os_library_close(lib);
     return topo;
