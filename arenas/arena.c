@@ -1,6 +1,7 @@
 /* Arenas: slabs per size class under a bin lock.  The secure build's variants
  * are calls into secure.c under if (TCA_SECURE). */
 #include "arenas/arena.h"
+#include "arenas/transfer.h"
 
 #include <string.h>
 
@@ -113,7 +114,10 @@ unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned wa
 {
     const struct sizeclass_info *info = &sizeclass_table[cls];
     struct arena_bin *bin = &arena->bins[cls];
-    unsigned got = 0;
+    unsigned got = transfer_take(cls, topology_arena_memory_node(arena->index), out, want);
+    if (got == want)
+        return got;
+    unsigned from_slabs = got;
     bin_lock(bin);
     while (got < want) {
         struct span *slab = bin->nonfull;
@@ -125,11 +129,18 @@ unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned wa
         if (slab->nfree == 0)
             bin_list_remove(bin, slab);
     }
-    bin->nmalloc += got;
-    bin->curregs += got;
+    bin->nmalloc += got - from_slabs;
+    bin->curregs += got - from_slabs;
     bin->nrefills++;
     pthread_mutex_unlock(&bin->lock);
     return got;
+}
+
+void arena_give_back(struct arena *arena, unsigned cls, void *const *blocks, unsigned n)
+{
+    unsigned kept = transfer_put(cls, topology_arena_memory_node(arena->index), blocks, n);
+    if (kept < n)
+        arena_flush(cls, blocks + kept, n - kept);
 }
 
 static _Noreturn __attribute__((cold)) void flush_abort(struct arena_bin *locked, const char *what, const void *ptr, unsigned cls)
@@ -292,7 +303,7 @@ bool arena_block_is_free(const void *ptr, unsigned cls)
         flush_abort(bin, "free(): invalid pointer", ptr, 0);
     bool is_free = slab->free_slots[slot / 64] >> (slot % 64) & 1;
     pthread_mutex_unlock(&bin->lock);
-    return is_free;
+    return is_free || transfer_holds(cls, ptr);
 }
 
 void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero)
@@ -335,12 +346,14 @@ static void arena_release_spares(struct arena *arena)
 
 size_t arena_purge(struct arena *arena)
 {
+    transfer_decay(true);
     arena_release_spares(arena);
     return pageheap_purge(true);
 }
 
 size_t arenas_purge(void)
 {
+    transfer_decay(true);
     for (unsigned i = 0; i < arena_count; i++) {
         struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
         if (arena)
@@ -351,6 +364,7 @@ size_t arenas_purge(void)
 
 void arenas_decay_spares(void)
 {
+    transfer_decay(false);
     for (unsigned i = 0; i < arena_count; i++) {
         struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
         if (!arena)
@@ -371,6 +385,7 @@ void arenas_decay_spares(void)
 /* fork(): every bin lock, arena by arena, before the page heap's (the lock order). */
 void arenas_fork_prepare(void)
 {
+    transfer_fork_prepare();
     pthread_mutex_lock(&arena_create_lock);
     for (unsigned i = 0; i < arena_count; i++)
         if (arena_table[i]) {
@@ -389,6 +404,7 @@ void arenas_fork_parent(void)
                 pthread_mutex_unlock(&arena_table[i]->bins[cls].lock);
         }
     pthread_mutex_unlock(&arena_create_lock);
+    transfer_fork_parent();
 }
 
 void arenas_fork_child(void)
@@ -400,6 +416,7 @@ void arenas_fork_child(void)
             large_fork_child(&arena_table[i]->large);
         }
     pthread_mutex_init(&arena_create_lock, NULL);
+    transfer_fork_child();
     if (TCA_SECURE)
         secure_fork_child();
 }

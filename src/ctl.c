@@ -247,7 +247,7 @@ static int ctl_thread_tcache_flush(const struct ctl_path *path, const struct ctl
     (void)path;
     if (!is_plain_action(io))
         return EPERM;
-    tcache_flush_all(&tcache_tls);
+    tcache_flush_all(&tcache_tls, true);
     return 0;
 }
 

@@ -236,7 +236,7 @@ TCA_EXPORT int malloc_trim(size_t pad)
     (void)pad;
     if (!tca_bootstrap())
         return 0;
-    tcache_flush_all(&tcache_tls);
+    tcache_flush_all(&tcache_tls, true);
     return arenas_purge() != 0;
 }
 

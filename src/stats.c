@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "arenas/arena.h"
+#include "arenas/transfer.h"
 #include "pageheap/base.h"
 #include "pageheap/pageheap.h"
 #include "pageheap/pagemap.h"
@@ -57,7 +58,7 @@ static void collect_arena(struct arena *arena, struct arena_stats *out)
 void stats_collect(struct tca_stats *stats)
 {
     size_t allocated = 0, active = 0, arena_dirty = 0;
-    stats->tcache_bytes = tcache_cached_bytes();
+    stats->tcache_bytes = tcache_cached_bytes() + transfer_cached_bytes();
     for (unsigned i = 0; i < stats->narenas; i++) {
         struct arena_stats *arena = &stats->arenas[i];
         collect_arena(__atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE), arena);
@@ -96,7 +97,7 @@ const struct stats_field stats_total_fields[] = {
     FIELD(tca_stats, resident, FIELD_BYTES, "Bytes that may be resident: active + dirty + metadata"),
     FIELD(tca_stats, mapped, FIELD_BYTES, "Bytes mapped from the OS"),
     FIELD(tca_stats, returned, FIELD_BYTES, "Bytes returned to the OS (or never touched) and still mapped"),
-    FIELD(tca_stats, tcache_bytes, FIELD_BYTES, "Bytes in blocks parked in thread caches"),
+    FIELD(tca_stats, tcache_bytes, FIELD_BYTES, "Bytes in blocks parked in thread caches and the transfer caches between them"),
     FIELD(tca_stats, heap_free, FIELD_BYTES, "Bytes in free page-heap spans"),
     FIELD(tca_stats, heap_dirty, FIELD_BYTES, "Bytes in free page-heap spans not returned: the part of heap_free in RAM"),
 };

@@ -104,13 +104,18 @@ unsigned tcache_bin_count(const struct tcache *cache, unsigned cls)
     return (unsigned)(bin_end(cache, cls) - cache->head[cls]);
 }
 
-/* The oldest blocks lie deepest, just below the end.  They reach their slabs
- * (where other threads may take them again) while still inside [head, end):
- * flush_seq is odd until they are out, so that caches_hold does not find them. */
-static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n)
+/* The oldest blocks lie deepest, just below the end.  They reach the
+ * transfer cache or their slabs (where other threads may take them again)
+ * while still inside [head, end): flush_seq is odd until they are out, so
+ * that caches_hold does not find them.  to_slabs: past the transfer cache. */
+static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n, bool to_slabs)
 {
     __atomic_store_n(&cache->flush_seq, cache->flush_seq + 1, __ATOMIC_RELEASE);
-    arena_flush(cls, bin_end(cache, cls) - n, n);
+    void **oldest = bin_end(cache, cls) - n;
+    if (to_slabs)
+        arena_flush(cls, oldest, n);
+    else
+        arena_give_back(arena_current(), cls, oldest, n);
     cache->nflushed[cls] += n;
     memmove(cache->head[cls] + n, cache->head[cls], (tcache_bin_count(cache, cls) - n) * sizeof(void *));
     cache->head[cls] += n;
@@ -147,7 +152,7 @@ static void tcache_gc_step(struct tcache *cache)
     cache->gc_next_class = (uint16_t)(cls + 1 < TCA_NCLASSES ? cls + 1 : 1);
     unsigned unused = (unsigned)(bin_end(cache, cls) - cache->low_water[cls]);
     if (unused) {
-        bin_flush_oldest(cache, cls, unused - unused / 4);
+        bin_flush_oldest(cache, cls, unused - unused / 4, false);
         unsigned capacity = tcache_bin_capacity(cache, cls) / 2, held = tcache_bin_count(cache, cls);
         if (capacity < held)
             capacity = held;
@@ -275,18 +280,18 @@ void tcache_free_slow(void *ptr, unsigned cls)
         slow_event(cache);
         unsigned capacity = tcache_bin_capacity(cache, cls);
         if (cache->head[cls] == cache->full[cls] && !bin_grow(cache, cls))
-            bin_flush_oldest(cache, cls, capacity - capacity / 2);
+            bin_flush_oldest(cache, cls, capacity - capacity / 2, false);
     }
     *--cache->head[cls] = ptr;
 }
 
-void tcache_flush_all(struct tcache *cache)
+void tcache_flush_all(struct tcache *cache, bool to_slabs)
 {
     if (cache->state != TCACHE_ACTIVE)
         return;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
         if (tcache_bin_count(cache, cls))
-            bin_flush_oldest(cache, cls, tcache_bin_count(cache, cls));
+            bin_flush_oldest(cache, cls, tcache_bin_count(cache, cls), to_slabs);
 }
 
 /* Thread exit: give everything back and leave the cache in bypass mode, so
@@ -294,7 +299,7 @@ void tcache_flush_all(struct tcache *cache)
 static void tcache_thread_exit(void *arg)
 {
     struct tcache *cache = arg;
-    tcache_flush_all(cache);
+    tcache_flush_all(cache, false);
     void **memory = cache->slot_memory;
     pthread_mutex_lock(&registry_lock);
     if (cache->prev)

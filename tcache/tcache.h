@@ -131,8 +131,10 @@ TCA_INLINE bool tcache_free(void *ptr, unsigned cls)
  * frees overflow it; GC shrinks it again. */
 unsigned tcache_bin_count(const struct tcache *cache, unsigned cls);
 unsigned tcache_bin_capacity(const struct tcache *cache, unsigned cls);
-/* Returns every cached block to the arenas (thread.tcache.flush, thread exit). */
-void tcache_flush_all(struct tcache *cache);
+/* Returns every cached block to the arenas: at thread exit through the
+ * transfer caches, where the next thread finds them; to_slabs, past them, for
+ * thread.tcache.flush and malloc_trim, after which statistics are exact. */
+void tcache_flush_all(struct tcache *cache, bool to_slabs);
 /* Bytes this thread has allocated and freed (thread.allocated / thread.deallocated);
  * cache is the caller's own. */
 uint64_t tcache_thread_allocated(const struct tcache *cache);

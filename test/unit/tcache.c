@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "arenas/arena.h"
+#include "arenas/transfer.h"
 #include "check.h"
 #include "pageheap/pagemap.h"
 #include "src/bootstrap.h"
@@ -34,7 +35,7 @@ static void check_hits_and_misses(void)
 {
     unsigned cls = sizeclass_of(100);
     const struct sizeclass_info *info = &sizeclass_table[cls];
-    tcache_flush_all(&tcache_tls);
+    tcache_flush_all(&tcache_tls, true);
     CHECK(cached(cls) == 0);
 
     void *first = malloc(100);
@@ -88,7 +89,7 @@ static void check_thread_counts(void)
     CHECK(tcache_thread_deallocated(cache) - deallocated == tcache_thread_allocated(cache) - allocated);
     /* Flushing moves blocks, it neither allocates nor frees. */
     allocated = tcache_thread_allocated(cache), deallocated = tcache_thread_deallocated(cache);
-    tcache_flush_all(&tcache_tls);
+    tcache_flush_all(&tcache_tls, true);
     CHECK(tcache_thread_allocated(cache) == allocated && tcache_thread_deallocated(cache) == deallocated);
 }
 
@@ -165,10 +166,12 @@ static void check_thread_exit(void)
     CHECK(pthread_key_create(&late_key, allocate_late) == 0);
     /* The first second thread loads the topology, which keeps what it allocates. */
     run_short_thread(&cls);
-    tcache_flush_all(&tcache_tls);
+    tcache_flush_all(&tcache_tls, true);
+    transfer_decay(true);
     uint64_t outstanding = arena_outstanding(cls);
     for (int round = 0; round < 4; round++) {
         run_short_thread(&cls);
+        transfer_decay(true); /* an exiting thread's blocks wait there for the next thread */
         CHECK(arena_outstanding(cls) == outstanding);
     }
 }
