@@ -41,8 +41,9 @@ struct span *large_alloc(struct large_runs *runs, int node, size_t size, size_t 
 bool large_free(struct large_runs *owner, struct span *span);
 /* Puts span in runs' cache, letting the oldest runs go to make room. */
 void large_cache_put(struct large_runs *runs, struct span *span);
-/* The span of the large block that ptr starts; aborts if ptr starts none. */
-struct span *large_span_of(const void *ptr);
+/* The span of the large block that ptr starts; aborts if ptr starts none,
+ * naming the caller's function (fn: "free", "realloc", ...). */
+struct span *large_span_of(const void *ptr, const char *fn);
 /* Bytes in runs' cache now. */
 size_t large_cached_bytes(struct large_runs *runs);
 /* Every cached run back to the page heap. */

@@ -13,7 +13,9 @@
  * a batch bigger than a thread cache, passes through without the slabs. */
 #define TRANSFER_BYTES ((size_t)512 << 10)
 #define TRANSFER_MIN_BLOCKS 16
-#define TRANSFER_MAX_BLOCKS 4096
+/* A checked build looks for every freed block in the stacks (a double free
+ * may hide there): short stacks keep that affordable. */
+#define TRANSFER_MAX_BLOCKS (TCA_CHECKED ? 64 : 4096)
 
 struct transfer_stack {
     pthread_mutex_t lock;

@@ -236,6 +236,15 @@ void os_fatal_pointer(const char *what, const void *ptr, size_t class_size)
     abort();
 }
 
+void os_fatal_call(const char *fn, const char *what, const void *ptr)
+{
+    char line[96];
+    strcpy(line, fn);
+    strcat(line, "(): ");
+    strcat(line, what);
+    os_fatal_pointer(line, ptr, 0);
+}
+
 void os_yield(void) { sched_yield(); }
 
 unsigned os_cpu_from_kernel(void)

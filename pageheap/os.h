@@ -56,6 +56,9 @@ void os_close(int fd);
 unsigned os_process_id(void);
 /* "tcarena: <what> 0x<ptr>[ (size class <size>)]" on stderr, then abort(). */
 _Noreturn void os_fatal_pointer(const char *what, const void *ptr, size_t class_size);
+/* "tcarena: <fn>(): <what> 0x<ptr>" on stderr, then abort(): a bad pointer
+ * given to a function other than free names that function. */
+_Noreturn void os_fatal_call(const char *fn, const char *what, const void *ptr);
 /* Formats an unsigned number into buf (at least 24 bytes) without allocating. */
 char *os_format_u64(char *buf, uint64_t value, unsigned base);
 /* Lets another thread run (sched_yield): a spin that waits on one. */

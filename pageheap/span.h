@@ -29,6 +29,8 @@ struct span {
                                 * heap counts it in use and never reads this) */
     uint16_t node;             /* the node heap it belongs to; fixed for the struct's life */
     uint16_t arena_index;      /* slabs and large runs: the arena that owns it */
+    uint16_t untouched_slot;   /* slabs: the blocks from this slot on were never handed out */
+    uintptr_t blocks;          /* slabs: where the first block starts */
     uint64_t free_slots[SPAN_MAX_SLOTS / 64]; /* slabs: 1 = block free */
 };
 

@@ -63,7 +63,7 @@ static TCA_NOINLINE void free_slow(void *ptr)
         tcache_free_slow(ptr, cls);
         return;
     }
-    struct span *span = large_span_of(ptr);
+    struct span *span = large_span_of(ptr, "free");
     tcache_count_uncached(0, span->npages << TCA_PAGE_SHIFT);
     arena_free_large(span);
 }
@@ -80,13 +80,16 @@ TCA_EXPORT void free(void *ptr)
     free_slow(ptr);
 }
 
-/* Usable size of one of our blocks; aborts on a pointer that is not one. */
-static size_t block_usable_size(const void *ptr)
+/* Usable size of one of our blocks; aborts on a pointer that is not one,
+ * naming the function it was given to (fn). */
+static size_t block_usable_size(const void *ptr, const char *fn)
 {
     unsigned cls = pagemap_class_of(ptr);
-    if (cls)
-        return sizeclass_size(cls);
-    return large_span_of(ptr)->npages << TCA_PAGE_SHIFT;
+    if (!cls)
+        return large_span_of(ptr, fn)->npages << TCA_PAGE_SHIFT;
+    if (!sizeclass_is_block_start(cls, (uintptr_t)ptr))
+        os_fatal_call(fn, "invalid pointer", ptr);
+    return sizeclass_size(cls);
 }
 
 /* Any alignment that is a power of two. */
@@ -126,7 +129,7 @@ TCA_EXPORT void *realloc(void *ptr, size_t size)
         free(ptr);
         return NULL;
     }
-    size_t usable = block_usable_size(ptr);
+    size_t usable = block_usable_size(ptr, "realloc");
     /* Stay in place while the block fits and is not more than twice too big
      * (for small sizes: while the new size maps to the same class). */
     if (size <= usable && (usable <= TCA_SMALL_MAX ? sizeclass_of(size) == sizeclass_of(usable) : size > usable / 2))
@@ -192,7 +195,7 @@ TCA_EXPORT void *pvalloc(size_t size)
     return alloc_aligned(page, size ? tca_align_up(size, page) : page);
 }
 
-TCA_EXPORT size_t malloc_usable_size(void *ptr) { return ptr ? block_usable_size(ptr) : 0; }
+TCA_EXPORT size_t malloc_usable_size(void *ptr) { return ptr ? block_usable_size(ptr, "malloc_usable_size") : 0; }
 
 TCA_EXPORT void free_sized(void *ptr, size_t size)
 {
@@ -225,7 +228,10 @@ TCA_ALIAS(tca_free_sized, free_sized);
 TCA_ALIAS(tca_free_aligned_sized, free_aligned_sized);
 TCA_ALIAS(tca_aligned_alloc, aligned_alloc);
 
-TCA_EXPORT size_t tca_malloc_usable_size(const void *ptr) { return ptr ? block_usable_size(ptr) : 0; }
+TCA_EXPORT size_t tca_malloc_usable_size(const void *ptr)
+{
+    return ptr ? block_usable_size(ptr, "tca_malloc_usable_size") : 0;
+}
 
 /* glibc's name for "give free memory back to the OS now".  Our caller's thread
  * cache goes back to the slabs first (other threads' caches are theirs alone),

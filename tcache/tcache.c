@@ -62,6 +62,8 @@ static bool tcache_activate(struct tcache *cache)
         void **end = memory + bin_offset[cls + 1];
         cache->full[cls] = end - sizeclass_table[cls].tcache_cap;
         cache->head[cls] = cache->low_water[cls] = end;
+        cache->start_mul[cls] = sizeclass_table[cls].start_mul;
+        cache->start_mask[cls] = sizeclass_table[cls].start_mask;
     }
     pthread_mutex_lock(&registry_lock);
     cache->next = registry;
@@ -125,19 +127,19 @@ static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n, boo
 }
 
 /* A full bin doubles its capacity, up to the class's maximum, instead of
- * flushing, when the thread allocated at least a bin's worth of the class
- * since the bin last overflowed: it frees and allocates again in batches
- * bigger than the bin (a request's objects, a tree torn down and rebuilt),
- * and the batch then stays in the cache.  A thread that only frees (blocks
- * another thread allocated) keeps its bin small and flushes.  False when the
- * bin does not grow. */
+ * flushing, when the thread refilled at least half a bin of the class since
+ * the bin last overflowed: it frees and allocates again in batches bigger
+ * than the bin (a request's objects, a tree torn down and rebuilt), and the
+ * batch then stays in the cache.  A thread that only frees (blocks another
+ * thread allocated) never refills, keeps its bin small and flushes.  False
+ * when the bin does not grow. */
 static bool bin_grow(struct tcache *cache, unsigned cls)
 {
     void **start = cache->slot_memory + bin_offset[cls];
     unsigned room = (unsigned)(cache->full[cls] - start), capacity = tcache_bin_capacity(cache, cls);
-    uint64_t allocated = cache->nmalloc[cls] - cache->nmalloc_at_overflow[cls];
-    cache->nmalloc_at_overflow[cls] = cache->nmalloc[cls];
-    if (!room || allocated < capacity)
+    uint64_t refilled = cache->nrefilled[cls] - cache->nrefilled_at_overflow[cls];
+    cache->nrefilled_at_overflow[cls] = cache->nrefilled[cls];
+    if (!room || refilled < capacity / 2)
         return false;
     cache->full[cls] -= capacity < room ? capacity : room;
     return true;
@@ -179,7 +181,7 @@ void *tcache_alloc_slow(size_t size)
         if (arena_refill(arena_current(), cls, &block, 1) == 0)
             goto out_of_memory;
         cache->uncached_allocated += sizeclass_size(cls);
-        *tcache_block_mark(block) = 0;
+        *block_mark(block) = 0;
         return block;
     }
     void **end = bin_end(cache, cls);
@@ -199,9 +201,8 @@ void *tcache_alloc_slow(size_t size)
      * GC step: count all of it as used until the next step, so that further
      * pops stay on the fast path. */
     cache->low_water[cls] = end;
-    cache->nmalloc[cls]++;
     block = *cache->head[cls]++;
-    *tcache_block_mark(block) = 0;
+    *block_mark(block) = 0;
     return block;
 
 out_of_memory:
@@ -255,13 +256,20 @@ void tcache_check_free(void *ptr, unsigned cls)
         os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
 }
 
+_Noreturn void tcache_free_not_block(unsigned cls)
+{
+    os_fatal_pointer("free(): invalid pointer", *tcache_tls.head[cls], 0);
+}
+
 void tcache_free_slow(void *ptr, unsigned cls)
 {
-    if (TCA_CHECKED || *tcache_block_mark(ptr) == TCACHE_FREE_MARK)
+    if (!sizeclass_is_block_start(cls, (uintptr_t)ptr))
+        os_fatal_pointer("free(): invalid pointer", ptr, 0);
+    if (TCA_CHECKED || *block_mark(ptr) == BLOCK_FREE_MARK)
         tcache_check_free(ptr, cls);
     /* The secure build's quarantine keeps a mark of its own in that word. */
     if (!TCA_SECURE)
-        *tcache_block_mark(ptr) = TCACHE_FREE_MARK;
+        *block_mark(ptr) = BLOCK_FREE_MARK;
     struct tcache *cache = &tcache_tls;
     bool first_call = cache->state == TCACHE_UNINIT;
     if (first_call)
@@ -317,10 +325,9 @@ static void tcache_thread_exit(void *arg)
     memset(cache->head, 0, sizeof cache->head);
     memset(cache->low_water, 0, sizeof cache->low_water);
     memset(cache->full, 0, sizeof cache->full);
-    memset(cache->nmalloc, 0, sizeof cache->nmalloc);
     memset(cache->nrefilled, 0, sizeof cache->nrefilled);
     memset(cache->nflushed, 0, sizeof cache->nflushed);
-    memset(cache->nmalloc_at_overflow, 0, sizeof cache->nmalloc_at_overflow);
+    memset(cache->nrefilled_at_overflow, 0, sizeof cache->nrefilled_at_overflow);
     cache->slot_memory = NULL;
     cache->state = TCACHE_BYPASS;
 }
@@ -330,18 +337,16 @@ uint64_t tcache_thread_allocated(const struct tcache *cache)
     uint64_t bytes = cache->uncached_allocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += cache->nmalloc[cls] * sizeclass_size(cls);
+            bytes += cache->nrefilled[cls] * sizeclass_size(cls);
     return bytes;
 }
 
-/* Each block pushed was freed here: pushes = held now - refilled + popped + flushed. */
 uint64_t tcache_thread_deallocated(const struct tcache *cache)
 {
     uint64_t bytes = cache->uncached_deallocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += (tcache_bin_count(cache, cls) - cache->nrefilled[cls] + cache->nmalloc[cls] +
-                      cache->nflushed[cls]) * sizeclass_size(cls);
+            bytes += cache->nflushed[cls] * sizeclass_size(cls);
     return bytes;
 }
 
