@@ -28,6 +28,7 @@
 
 struct site {
     uint64_t *frames; /* call sites (return address - 1), the program's first */
+    char **labels;    /* how each frame is printed (label_frames) */
     size_t depth;
     double bytes, blocks; /* estimated */
 };
@@ -75,7 +76,7 @@ static bool read_stack_line(struct profile *profile, char *line)
         return false;
     if (!live_n)
         return true;
-    struct site site = {NULL, 0, 0, 0};
+    struct site site = {NULL, NULL, 0, 0, 0};
     for (char *word = strtok(line + used, " \n"); word; word = strtok(NULL, " \n")) {
         site.frames = xrealloc(site.frames, (site.depth + 1) * sizeof *site.frames);
         /* The first frame is written as a call site already (pprof's way). */
@@ -238,38 +239,115 @@ static const char *function_at(struct profile *profile, uint64_t address)
     return symbol->start <= at && (at < symbol->start + symbol->size || !symbol->size) ? symbol->name : NULL;
 }
 
-/* "file:line" from addr2line -e FILE ADDRESS, or NULL (none installed, no
- * debug information). */
-static char *source_line(struct profile *profile, uint64_t address)
+/* ---- Naming frames ---- */
+
+/* Runs addr2line -e path on n addresses (the object's own), one line of
+ * answer each, into lines[i] as "file:line" (its base name), or leaves them
+ * NULL: no addr2line, no debug information. */
+static void source_lines(const char *path, const uint64_t *addresses, size_t n, char **lines)
 {
-    uint64_t at;
-    struct object *object = locate(profile, address, &at);
+    FILE *input = tmpfile();
     int out[2];
-    if (!object || pipe(out))
-        return NULL;
+    if (!input || pipe(out)) {
+        if (input)
+            fclose(input);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        fprintf(input, "0x%llx\n", (unsigned long long)addresses[i]);
+    fflush(input);
+    rewind(input);
     pid_t child = fork();
     if (child == 0) {
+        dup2(fileno(input), STDIN_FILENO);
         dup2(out[1], STDOUT_FILENO);
         int null = open("/dev/null", O_WRONLY);
         dup2(null, STDERR_FILENO);
-        char text[32];
-        snprintf(text, sizeof text, "0x%llx", (unsigned long long)at);
-        execlp("addr2line", "addr2line", "-e", object->path, text, (char *)NULL);
+        execlp("addr2line", "addr2line", "-e", path, (char *)NULL);
         _exit(127);
     }
     close(out[1]);
-    char text[4096] = "";
-    ssize_t len = child > 0 ? read(out[0], text, sizeof text - 1) : -1;
-    close(out[0]);
+    fclose(input);
+    FILE *answers = fdopen(out[0], "r");
+    char *line = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; child > 0 && answers && i < n && getline(&line, &cap, answers) > 0; i++) {
+        line[strcspn(line, "\n")] = '\0';
+        const char *colon = strrchr(line, ':'), *slash = strrchr(line, '/');
+        line[strcspn(line, " ")] = '\0'; /* " (discriminator N)" */
+        if (line[0] != '?' && colon && colon[1] >= '1' && colon[1] <= '9')
+            lines[i] = xasprintf("%s", slash ? slash + 1 : line);
+    }
+    free(line);
+    if (answers)
+        fclose(answers);
+    else
+        close(out[0]);
     if (child > 0)
         waitpid(child, NULL, 0);
-    text[len > 0 ? len : 0] = '\0';
-    text[strcspn(text, "\n")] = '\0';
-    const char *colon = strrchr(text, ':');
-    if (!text[0] || text[0] == '?' || !colon || colon[1] == '?' || colon[1] == '0')
-        return NULL;
-    const char *slash = strrchr(text, '/');
-    return xasprintf("%s", slash ? slash + 1 : text);
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Every frame's label: "function (file:line)", or the address and its file
+ * where no symbol names it.  addr2line runs once per object. */
+static void label_frames(struct profile *profile)
+{
+    for (size_t i = 0; i < profile->nsites; i++) {
+        struct site *site = &profile->sites[i];
+        site->labels = xrealloc(NULL, (site->depth + 1) * sizeof *site->labels);
+        memset(site->labels, 0, (site->depth + 1) * sizeof *site->labels);
+        for (size_t f = 0; f < site->depth; f++) { /* every object read now: the list grows no more */
+            uint64_t at;
+            locate(profile, site->frames[f], &at);
+        }
+    }
+    for (size_t o = 0; o < profile->nobjects; o++) {
+        struct object *object = &profile->objects[o];
+        uint64_t *addresses = NULL;
+        char ***slots = NULL, **lines;
+        size_t n = 0;
+        for (size_t i = 0; i < profile->nsites; i++) {
+            for (size_t f = 0; f < profile->sites[i].depth; f++) {
+                uint64_t at;
+                if (locate(profile, profile->sites[i].frames[f], &at) != object)
+                    continue;
+                addresses = xrealloc(addresses, (n + 1) * sizeof *addresses);
+                slots = xrealloc(slots, (n + 1) * sizeof *slots);
+                addresses[n] = at;
+                slots[n++] = &profile->sites[i].labels[f];
+            }
+        }
+        lines = xrealloc(NULL, (n + 1) * sizeof *lines);
+        memset(lines, 0, (n + 1) * sizeof *lines);
+        if (n)
+            source_lines(object->path, addresses, n, lines);
+        for (size_t k = 0; k < n; k++)
+            *slots[k] = lines[k]; /* the file:line for now; named below */
+        free(addresses);
+        free(slots);
+        free(lines);
+    }
+    for (size_t i = 0; i < profile->nsites; i++) {
+        struct site *site = &profile->sites[i];
+        for (size_t f = 0; f < site->depth; f++) {
+            char *line = site->labels[f];
+            const char *name = function_at(profile, site->frames[f]);
+            uint64_t at;
+            struct object *object = locate(profile, site->frames[f], &at);
+            char *where = name ? xasprintf("%s", name)
+                               : xasprintf("0x%llx in %s", (unsigned long long)site->frames[f],
+                                           object ? base_name(object->path) : "?");
+            site->labels[f] = line ? xasprintf("%s (%s)", where, line) : where;
+            if (line)
+                free(where);
+            free(line);
+        }
+    }
 }
 
 /* ---- Sites ---- */
@@ -291,11 +369,9 @@ static bool is_allocator_entry(const char *name)
     return false;
 }
 
-/* Drops the allocator's frames from the top, then merges sites whose frames
- * are the same. */
-static void merge_sites(struct profile *profile)
+/* Drops the allocator's frames from the top of each site. */
+static void drop_allocator_frames(struct profile *profile)
 {
-    size_t kept = 0;
     for (size_t i = 0; i < profile->nsites; i++) {
         struct site *site = &profile->sites[i];
         size_t skip = 0;
@@ -303,14 +379,32 @@ static void merge_sites(struct profile *profile)
             skip++;
         memmove(site->frames, site->frames + skip, (site->depth - skip) * sizeof *site->frames);
         site->depth -= skip;
-        size_t j = 0;
-        while (j < kept && (profile->sites[j].depth != site->depth ||
-                            memcmp(profile->sites[j].frames, site->frames, site->depth * sizeof *site->frames)))
-            j++;
-        if (j < kept) {
-            profile->sites[j].bytes += site->bytes;
-            profile->sites[j].blocks += site->blocks;
-            free(site->frames);
+    }
+}
+
+static int compare_labels(const struct site *x, const struct site *y)
+{
+    for (size_t f = 0; f < x->depth && f < y->depth; f++) {
+        int order = strcmp(x->labels[f], y->labels[f]);
+        if (order)
+            return order;
+    }
+    return (x->depth > y->depth) - (x->depth < y->depth);
+}
+
+static int by_labels(const void *a, const void *b) { return compare_labels(a, b); }
+
+/* Sites whose frames read the same are one site (a compiler may have copied
+ * a call, and inlined code be reached from several places of one line). */
+static void merge_sites(struct profile *profile)
+{
+    qsort(profile->sites, profile->nsites, sizeof *profile->sites, by_labels);
+    size_t kept = 0;
+    for (size_t i = 0; i < profile->nsites; i++) {
+        struct site *site = &profile->sites[i];
+        if (kept && !compare_labels(&profile->sites[kept - 1], site)) {
+            profile->sites[kept - 1].bytes += site->bytes;
+            profile->sites[kept - 1].blocks += site->blocks;
         } else {
             profile->sites[kept++] = *site;
         }
@@ -335,22 +429,14 @@ static const char *human(double bytes, char *text, size_t len)
     return text;
 }
 
-static void print_site(FILE *out, struct profile *profile, const struct site *site, unsigned rank, double total)
+static void print_site(FILE *out, const struct site *site, unsigned rank, double total)
 {
     char size[32];
     fprintf(out, "#%u  %s (%.0f bytes, %.0f%%) in %.0f block%s, allocated at\n", rank,
             human(site->bytes, size, sizeof size), site->bytes, 100 * site->bytes / total, site->blocks,
             site->blocks >= 1.5 ? "s" : "");
-    for (size_t f = 0; f < site->depth && f < FRAMES_SHOWN; f++) {
-        const char *name = function_at(profile, site->frames[f]);
-        char *line = source_line(profile, site->frames[f]);
-        if (name)
-            fprintf(out, "      %s%s%s%s\n", name, line ? " (" : "", line ? line : "", line ? ")" : "");
-        else
-            fprintf(out, "      0x%llx%s%s%s\n", (unsigned long long)site->frames[f], line ? " (" : "", line ? line : "",
-                    line ? ")" : "");
-        free(line);
-    }
+    for (size_t f = 0; f < site->depth && f < FRAMES_SHOWN; f++)
+        fprintf(out, "      %s\n", site->labels[f]);
     if (site->depth > FRAMES_SHOWN)
         fprintf(out, "      ... %zu more frames\n", site->depth - FRAMES_SHOWN);
 }
@@ -369,6 +455,8 @@ int leaks_report(const char *path, const char *program, long pid, FILE *out)
         say("%s: not a heap profile tcarena can read", path);
         return -1;
     }
+    drop_allocator_frames(&profile);
+    label_frames(&profile);
     merge_sites(&profile);
     qsort(profile.sites, profile.nsites, sizeof *profile.sites, by_bytes);
     double bytes = 0, blocks = 0;
@@ -385,7 +473,7 @@ int leaks_report(const char *path, const char *program, long pid, FILE *out)
             tool_name, program, pid, human(bytes, size, sizeof size), blocks, profile.nsites,
             profile.nsites > 1 ? "s" : "");
     for (size_t i = 0; i < profile.nsites && i < SITES_SHOWN; i++)
-        print_site(out, &profile, &profile.sites[i], (unsigned)i + 1, bytes);
+        print_site(out, &profile.sites[i], (unsigned)i + 1, bytes);
     if (profile.nsites > SITES_SHOWN)
         fprintf(out, "... and %zu more call sites\n", profile.nsites - SITES_SHOWN);
     fprintf(out, "(Estimates from samples: one sample per %s allocated, on average.)\n", interval);

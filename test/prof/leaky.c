@@ -61,7 +61,7 @@ static void *worker(void *arg)
             ring[s][round % RING] = sites[s]();
         }
         if (round % 8 == 0)
-            leak_slowly(1000);
+            leak_slowly(4000);
     }
     for (unsigned s = 0; s < NSITES; s++)
         for (unsigned r = 0; r < RING; r++)
@@ -86,7 +86,7 @@ ESTIMATED_SITE(churn, 256)
 
 static void estimate(void)
 {
-    static void *kept[40000];
+    static void *volatile kept[40000];
     size_t nkept = 0;
     for (int i = 0; i < 40000; i++) {
         if (i < 20000)
