@@ -57,22 +57,37 @@ static TCA_NOINLINE void *alloc_large(size_t size, size_t alignment, bool zero)
     return block ? block : fail_nomem();
 }
 
-/* The thread cache's miss path: the first allocation of the process lands
- * here (the class table reads 0 until then), so this is where the allocator
- * boots before the cache's slow path runs.  While the heap profiler samples,
- * the table reads 0 for every size and every small malloc comes here: the
- * sampling decision, then the pop the fast path would have made. */
-static TCA_NOINLINE void *malloc_miss(size_t size)
+/* A small malloc whose thread ran out of its countdown. */
+static TCA_NOINLINE void *malloc_countdown_out(size_t size)
+{
+    unsigned cls = sizeclass_of(size);
+    if (prof_countdown_expired(size))
+        return alloc_sampled(size, 0, false, cls);
+    return tcache_alloc(cls, size, tcache_alloc_slow);
+}
+
+/* The first allocation of the process misses (the class table reads 0 until
+ * bootstrap), so this is where the allocator boots before the thread
+ * cache's slow path runs. */
+static TCA_NOINLINE void *malloc_refill(size_t size)
 {
     if (!tca_bootstrap())
         return fail_nomem();
-    if (prof_is_sampling()) {
-        unsigned cls = sizeclass_of(size);
-        if (prof_sample_due(size))
-            return alloc_sampled(size, 0, false, cls);
-        return tcache_alloc(cls, size, tcache_alloc_slow);
-    }
     return tcache_alloc_slow(size);
+}
+
+/* The thread cache's miss path.  While the heap profiler samples, the class
+ * table reads 0 for every size and every small malloc comes here: the
+ * countdown, then the pop the fast path would have made, in a function with
+ * no frame of its own (what needs one is in the functions it jumps to). */
+static TCA_NOINLINE void *malloc_miss(size_t size)
+{
+    if (prof_is_sampling()) { /* which it does on a booted allocator only */
+        if (prof_countdown_ran_out(size))
+            return malloc_countdown_out(size);
+        return tcache_alloc(sizeclass_of(size), size, tcache_alloc_slow);
+    }
+    return malloc_refill(size);
 }
 
 TCA_EXPORT void *malloc(size_t size)

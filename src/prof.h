@@ -37,13 +37,17 @@ TCA_INLINE bool prof_is_sampling(void) { return __atomic_load_n(&prof_sampling, 
 bool prof_countdown_expired(size_t size);
 
 /* With sampling on: counts size bytes against the thread's countdown; true
- * when this allocation is to be sampled (then a new interval is drawn). */
-TCA_INLINE bool prof_sample_due(size_t size)
+ * when it ran out, and prof_countdown_expired must decide. */
+TCA_INLINE bool prof_countdown_ran_out(size_t size)
 {
     struct prof_thread *self = &prof_thread_state;
     self->countdown -= (int64_t)size;
-    return TCA_UNLIKELY(self->countdown <= 0) && prof_countdown_expired(size);
+    return TCA_UNLIKELY(self->countdown <= 0);
 }
+
+/* Whether an allocation of size bytes is to be sampled (then a new interval
+ * is drawn). */
+TCA_INLINE bool prof_sample_due(size_t size) { return prof_countdown_ran_out(size) && prof_countdown_expired(size); }
 
 /* Records block (size bytes asked for) with the stack of the call that asked
  * for it: caller is the return address into the code that called the
