@@ -32,6 +32,14 @@ case $first in
 esac
 grep -q "leak_slowly.* (leaky.c:[0-9]*)" "$dir/err" || fail "no file:line for leak_slowly: $(cat "$dir/err")"
 
+# A program killed by a signal writes no profile: its status as a shell gives
+# it, one line saying so.
+status=0
+"$tcarena" run --leaks -- sh -c 'kill -TERM $$' >"$dir/out" 2>"$dir/err" || status=$?
+[ "$status" = 143 ] || fail "run --leaks of a program killed by SIGTERM: exit status $status"
+[ "$(wc -l <"$dir/err")" = 1 ] && grep -q "killed by signal 15: no leak report" "$dir/err" ||
+    fail "run --leaks of a killed program: $(cat "$dir/err")"
+
 # Estimates: each site's bytes against what it kept (estimate mode, see
 # leaky.c); churn kept nothing and must not appear.
 "$tcarena" run --leaks --conf=prof_sample:1024 -- "$leaky" estimate >"$dir/out" 2>"$dir/err" ||
