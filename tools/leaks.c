@@ -357,7 +357,8 @@ static void label_frames(struct profile *profile)
 static bool is_allocator_entry(const char *name)
 {
     static const char *const entries[] = {"malloc", "calloc", "realloc", "reallocarray", "posix_memalign",
-                                          "aligned_alloc", "memalign", "valloc", "pvalloc", NULL};
+                                          "aligned_alloc", "memalign", "valloc", "pvalloc", "__posix_memalign",
+                                          NULL};
     if (!name)
         return false;
     if (!strncmp(name, "tca_", 4) || !strncmp(name, "__libc_", 7) || !strncmp(name, "_Znwm", 5) ||
