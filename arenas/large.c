@@ -117,6 +117,7 @@ struct span *large_span_of(const void *ptr, const char *fn)
 
 bool large_free(struct large_runs *owner, struct span *span)
 {
+    span->sampled = 0;
     __atomic_fetch_add(&owner->ndalloc, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&owner->allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
     if (cacheable(span->npages))

@@ -3,6 +3,7 @@
 #include <string.h>
 
 uint8_t sizeclass_by_size[TCA_SMALL_MAX + 1];
+uint8_t sizeclass_by_granule[TCA_SMALL_MAX / TCA_MIN_ALIGN + 1];
 struct sizeclass_info sizeclass_table[TCA_NCLASSES];
 
 /* The largest power of two dividing size. */
@@ -69,12 +70,24 @@ void sizeclass_init(void)
         for (uint32_t step = 1; step <= 4; step++)
             sizeclass_set(cls++, group + group / 4 * step);
 
-    /* Whole runs at a time: byte by byte, 32 Ki entries cost a few hundred
-     * thousand instructions at start-up. */
+    size_t first = 0;
+    for (unsigned target = 1; target < TCA_NCLASSES; target++) {
+        size_t last = sizeclass_table[target].size / TCA_MIN_ALIGN;
+        memset(&sizeclass_by_granule[first], (int)target, last - first + 1);
+        first = last + 1;
+    }
+    sizeclass_route_to_miss(false);
+}
+
+/* Whole runs at a time: byte by byte, 32 Ki entries cost a few hundred
+ * thousand instructions.  A reader meanwhile sees each entry old or new (a
+ * byte is written whole), both valid. */
+void sizeclass_route_to_miss(bool miss)
+{
     size_t first = 0;
     for (unsigned target = 1; target < TCA_NCLASSES; target++) {
         size_t last = sizeclass_table[target].size;
-        memset(&sizeclass_by_size[first], (int)target, last - first + 1);
+        memset(&sizeclass_by_size[first], miss ? 0 : (int)target, last - first + 1);
         first = last + 1;
     }
 }

@@ -35,14 +35,26 @@ struct sizeclass_info {
 
 /* size → class for size ≤ TCA_SMALL_MAX, indexed by the size itself: one load,
  * no shift, no division (32 KiB, of which a program touches the lines of the
- * sizes it uses).  Before sizeclass_init() every entry is 0, which the thread
- * cache treats as a miss. */
+ * sizes it uses).  Only malloc's fast path reads it, and it may read 0, which
+ * the thread cache treats as a miss: every entry is 0 before sizeclass_init(),
+ * and while the heap profiler samples (sizeclass_route_to_miss), so that every
+ * small malloc reaches the entry layer's miss path without a test of its own
+ * on the fast path.  Everyone else asks sizeclass_of(). */
 extern uint8_t sizeclass_by_size[TCA_SMALL_MAX + 1];
+/* size → class by 16-byte granule ((size + 15) >> 4): every class size is a
+ * multiple of 16, so the granule decides the class; never emptied. */
+extern uint8_t sizeclass_by_granule[TCA_SMALL_MAX / TCA_MIN_ALIGN + 1];
 extern struct sizeclass_info sizeclass_table[TCA_NCLASSES];
 
-/* Relaxed atomic: a thread may look a size up while the first one fills the
- * table (a benign race: a torn read is 0 or the class, and 0 is a miss). */
-TCA_INLINE unsigned sizeclass_of(size_t size) { return __atomic_load_n(&sizeclass_by_size[size], __ATOMIC_RELAXED); }
+/* Relaxed atomic: a thread may look a size up while another one fills or
+ * empties the table (a benign race: each entry reads 0 or the class, and 0
+ * is a miss). */
+TCA_INLINE unsigned sizeclass_for_fast_path(size_t size)
+{
+    return __atomic_load_n(&sizeclass_by_size[size], __ATOMIC_RELAXED);
+}
+/* The class of size ≤ TCA_SMALL_MAX (after sizeclass_init). */
+TCA_INLINE unsigned sizeclass_of(size_t size) { return sizeclass_by_granule[(size + TCA_MIN_ALIGN - 1) / TCA_MIN_ALIGN]; }
 TCA_INLINE size_t sizeclass_size(unsigned cls) { return sizeclass_table[cls].size; }
 
 /* Whether addr, in a slab of class cls, is where a block starts. */
@@ -84,5 +96,8 @@ TCA_INLINE block_mark_word *block_mark(void *block) { return (block_mark_word *)
 /* Smallest class whose blocks all satisfy alignment (≤ TCA_PAGE_SIZE) and hold size; 0 if none. */
 unsigned sizeclass_for_aligned(size_t size, size_t alignment);
 void sizeclass_init(void);
+/* miss true: every entry of sizeclass_by_size reads 0 (every small malloc
+ * misses); false: each reads its class again.  Readers meanwhile see either. */
+void sizeclass_route_to_miss(bool miss);
 
 #endif

@@ -13,6 +13,7 @@
 #include "pageheap/os.h"
 #include "pageheap/pageheap.h"
 #include "src/options.h"
+#include "src/prof.h"
 #include "tcache/tcache.h"
 
 enum { BOOT_NOT_STARTED, BOOT_DONE = 2 };
@@ -24,6 +25,7 @@ static __thread bool booting_here __attribute__((tls_model("initial-exec")));
  * consistent structures; the child re-initialises them (it is single-threaded). */
 static void fork_prepare(void)
 {
+    prof_fork_prepare();
     tcache_fork_prepare();
     arenas_fork_prepare();
     pageheap_fork_prepare();
@@ -36,6 +38,7 @@ static void fork_parent(void)
     pageheap_fork_parent();
     arenas_fork_parent();
     tcache_fork_parent();
+    prof_fork_parent();
 }
 
 static void fork_child(void)
@@ -44,6 +47,7 @@ static void fork_child(void)
     pageheap_fork_child();
     arenas_fork_child();
     tcache_fork_child();
+    prof_fork_child();
 }
 
 static bool boot(void)
