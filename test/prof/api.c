@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -166,6 +167,9 @@ static void case_dump(void)
     pthread_t threads[3];
     for (int i = 0; i < 3; i++)
         CHECK(pthread_create(&threads[i], NULL, allocating_thread, NULL) == 0);
+    /* Each profile must hold a stack: the threads' first samples come first. */
+    while (prof_figure("stats.prof.samples") == 0)
+        sched_yield();
     for (int round = 0; round < 20; round++) {
         snprintf(path, sizeof path, "prof_dump_%d.heap", round);
         CHECK(dump_to(path) == 0);
