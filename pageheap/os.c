@@ -295,6 +295,8 @@ void *os_library_symbol(void *library, const char *name) { return dlsym(library,
 
 void os_library_close(void *library) { dlclose(library); }
 
+void *os_next_symbol(const char *name) { return dlsym(RTLD_NEXT, name); }
+
 struct code_search {
     uintptr_t address, start, end;
     bool found, in_program;

@@ -76,6 +76,9 @@ bool os_thread_start(void *(*body)(void *), size_t stack_size, const char *name)
 void *os_library_open(const char *name);
 void *os_library_symbol(void *library, const char *name);
 void os_library_close(void *library);
+/* The next definition of a function after ours in the symbol search order
+ * (dlsym RTLD_NEXT): the C++ library's operator new, behind tcarena's. */
+void *os_next_symbol(const char *name);
 /* The executable segment [*start, *end) of the loaded object (program or
  * shared library) whose code holds address; *in_program: that object is the
  * program itself.  False when none does.  Takes the dynamic linker's lock:

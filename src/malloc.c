@@ -90,12 +90,18 @@ static TCA_NOINLINE void *malloc_miss(size_t size)
     return malloc_refill(size);
 }
 
-TCA_EXPORT void *malloc(size_t size)
+static TCA_NOINLINE void *malloc_large(size_t size) { return alloc_large(size, 0, false); }
+
+/* malloc's fast path, shared with operator new, which differs only in what
+ * it does when memory runs out (miss and large: where a pop cannot serve). */
+TCA_INLINE void *alloc_small_or(size_t size, void *(*miss)(size_t), void *(*large)(size_t))
 {
     if (TCA_LIKELY(size <= TCA_SMALL_MAX))
-        return tcache_alloc(sizeclass_for_fast_path(size), size, malloc_miss);
-    return alloc_large(size, 0, false);
+        return tcache_alloc(sizeclass_for_fast_path(size), size, miss);
+    return large(size);
 }
+
+TCA_EXPORT void *malloc(size_t size) { return alloc_small_or(size, malloc_miss, malloc_large); }
 
 /* A block of a slab (cls ≠ 0) exists only once the allocator is booted, so
  * the cache's free path needs no bootstrap; a large one goes to its arena. */
@@ -280,6 +286,110 @@ TCA_ALIAS(tca_free, free);
 TCA_ALIAS(tca_free_sized, free_sized);
 TCA_ALIAS(tca_free_aligned_sized, free_aligned_sized);
 TCA_ALIAS(tca_aligned_alloc, aligned_alloc);
+
+/* ---- C++: operator new and delete ----
+ * Defined here a new/delete pair costs what a malloc/free pair does; through
+ * the C++ library's own operators it costs that and their call on top (about
+ * 16 instructions).  What the C++ standard asks of a failed new (call the
+ * new-handler until it gives up, then throw std::bad_alloc) is the C++
+ * library's business: a failure is handed to the operator it defines, found
+ * after ours, which tries malloc again and does the rest. */
+
+/* The C++ library's definition of operator name, called on a failure of ours. */
+static void *cxx_new_failed(const char *name, size_t size, size_t alignment)
+{
+    void *(*next)(size_t, ...) = (void *(*)(size_t, ...))os_next_symbol(name);
+    if (!next)
+        os_fatal_call("operator new", "out of memory, and no C++ library to throw std::bad_alloc; size", (void *)size);
+    return alignment ? next(size, alignment) : next(size);
+}
+
+static TCA_NOINLINE void *new_miss(size_t size)
+{
+    void *block = malloc_miss(size);
+    return block ? block : cxx_new_failed("_Znwm", size, 0);
+}
+
+static TCA_NOINLINE void *new_large(size_t size)
+{
+    void *block = malloc_large(size);
+    return block ? block : cxx_new_failed("_Znwm", size, 0);
+}
+
+static TCA_NOINLINE void *new_array_miss(size_t size)
+{
+    void *block = malloc_miss(size);
+    return block ? block : cxx_new_failed("_Znam", size, 0);
+}
+
+static TCA_NOINLINE void *new_array_large(size_t size)
+{
+    void *block = malloc_large(size);
+    return block ? block : cxx_new_failed("_Znam", size, 0);
+}
+
+/* operator new(size_t), operator new[](size_t) */
+TCA_EXPORT void *_Znwm(size_t size) { return alloc_small_or(size, new_miss, new_large); }
+TCA_EXPORT void *_Znam(size_t size) { return alloc_small_or(size, new_array_miss, new_array_large); }
+
+/* The nothrow and aligned forms are no fast paths: malloc's, then the C++
+ * library's on a failure. */
+struct cxx_nothrow;
+TCA_EXPORT void *_ZnwmRKSt9nothrow_t(size_t size, const struct cxx_nothrow *tag)
+{
+    void *block = malloc(size);
+    return block ? block : ((void *(*)(size_t, const void *))os_next_symbol("_ZnwmRKSt9nothrow_t"))(size, tag);
+}
+
+TCA_EXPORT void *_ZnamRKSt9nothrow_t(size_t size, const struct cxx_nothrow *tag)
+{
+    void *block = malloc(size);
+    return block ? block : ((void *(*)(size_t, const void *))os_next_symbol("_ZnamRKSt9nothrow_t"))(size, tag);
+}
+
+/* operator new(size_t, std::align_val_t) and its array form. */
+TCA_EXPORT void *_ZnwmSt11align_val_t(size_t size, size_t alignment)
+{
+    void *block = alloc_aligned(alignment, size);
+    return block ? block : cxx_new_failed("_ZnwmSt11align_val_t", size, alignment);
+}
+
+TCA_EXPORT void *_ZnamSt11align_val_t(size_t size, size_t alignment)
+{
+    void *block = alloc_aligned(alignment, size);
+    return block ? block : cxx_new_failed("_ZnamSt11align_val_t", size, alignment);
+}
+
+typedef void *cxx_aligned_nothrow_new(size_t, size_t, const struct cxx_nothrow *);
+
+TCA_EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t size, size_t alignment, const struct cxx_nothrow *tag)
+{
+    void *block = alloc_aligned(alignment, size);
+    return block ? block
+                 : ((cxx_aligned_nothrow_new *)os_next_symbol("_ZnwmSt11align_val_tRKSt9nothrow_t"))(size, alignment, tag);
+}
+
+TCA_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t size, size_t alignment, const struct cxx_nothrow *tag)
+{
+    void *block = alloc_aligned(alignment, size);
+    return block ? block
+                 : ((cxx_aligned_nothrow_new *)os_next_symbol("_ZnamSt11align_val_tRKSt9nothrow_t"))(size, alignment, tag);
+}
+
+/* Every operator delete is free(): the size and alignment they also pass
+ * (in registers free does not read) change nothing. */
+TCA_ALIAS(_ZdlPv, free);
+TCA_ALIAS(_ZdaPv, free);
+TCA_ALIAS(_ZdlPvm, free);
+TCA_ALIAS(_ZdaPvm, free);
+TCA_ALIAS(_ZdlPvRKSt9nothrow_t, free);
+TCA_ALIAS(_ZdaPvRKSt9nothrow_t, free);
+TCA_ALIAS(_ZdlPvSt11align_val_t, free);
+TCA_ALIAS(_ZdaPvSt11align_val_t, free);
+TCA_ALIAS(_ZdlPvmSt11align_val_t, free);
+TCA_ALIAS(_ZdaPvmSt11align_val_t, free);
+TCA_ALIAS(_ZdlPvSt11align_val_tRKSt9nothrow_t, free);
+TCA_ALIAS(_ZdaPvSt11align_val_tRKSt9nothrow_t, free);
 
 TCA_EXPORT size_t tca_malloc_usable_size(const void *ptr)
 {
