@@ -1,5 +1,10 @@
-/* The report at exit (option stats_print): the statistics printed once, in
- * stats_format, to stats_file or stderr, by the process stats_pid names. */
+/* Printing the statistics: tca_stats_print, and the report at exit (option
+ * stats_print): the statistics printed once, in
+ * stats_format, to stats_file or stderr, by the process stats_pid names.
+ * It reaches the operator whatever the program did with its stderr since
+ * start-up: it goes to a duplicate taken at load.  A process killed by a
+ * signal it does not handle runs no exit code and prints nothing: read such
+ * a process while it runs (tcarena stats --pid). */
 #include "src/report.h"
 
 #include <errno.h>
@@ -7,10 +12,53 @@
 #include <string.h>
 
 #include "pageheap/os.h"
+#include "src/ctl.h"
 #include "src/options.h"
+#include "src/stats_print.h"
 #include "tcarena.h"
 
 static void write_fd(void *fd, const char *text) { os_write_fd((int)(intptr_t)fd, text); }
+
+struct print_request {
+    void (*write_cb)(void *, const char *);
+    void *cbopaque;
+    const char *opts;
+};
+
+static void print_snapshot(const struct tca_stats *stats, uint64_t epoch, void *arg)
+{
+    const struct print_request *request = arg;
+    stats_print(stats, epoch, request->write_cb, request->cbopaque, request->opts);
+}
+
+/* Refreshes the snapshot (as an "epoch" write does) and prints it.  The ctl
+ * lock is recursive, so a write_cb that calls tca_ctl works (and sees the
+ * values being printed). */
+void tca_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, const char *opts)
+{
+    struct print_request request = {write_cb ? write_cb : write_fd, write_cb ? cbopaque : (void *)2, opts};
+    ctl_read_snapshot(print_snapshot, &request);
+}
+
+#if TCA_EXPORT_MALLCTL
+/* jemalloc's name (build option mallctl; ctl.c has the others). */
+__typeof__(tca_stats_print) malloc_stats_print __attribute__((alias("tca_stats_print"), visibility("default")));
+#endif
+
+/* stderr as it was when the report was registered, at load: a program may
+ * close its standard streams before exit (coreutils do), and another file
+ * may take the number then.  -1 when stderr was not open. */
+static int report_fd = -1;
+static struct os_file_id report_file;
+
+/* report_fd when it is still that file, else fd 2. */
+static int stderr_at_load(void)
+{
+    struct os_file_id now;
+    bool same = report_fd >= 0 && os_file_id_of(report_fd, &now) && now.device == report_file.device &&
+                now.inode == report_file.inode;
+    return same ? report_fd : 2;
+}
 
 /* stats_file with each "%p" replaced by the process id, so that the children
  * of a program run under tcarena do not overwrite its report. */
@@ -47,7 +95,7 @@ static void report_unopenable(const char *path, int error)
     else
         strcat(strcat(line, "error "), os_format_u64(digits, (unsigned)error, 10));
     strcat(line, "; printing to stderr\n");
-    os_write_stderr(line);
+    os_write_fd(stderr_at_load(), line);
 }
 
 static void print_at_exit(void)
@@ -60,9 +108,15 @@ static void print_at_exit(void)
     int fd = path[0] ? os_open_output(path) : -1;
     if (path[0] && fd < 0)
         report_unopenable(path, errno);
-    tca_stats_print(write_fd, (void *)(intptr_t)(fd >= 0 ? fd : 2), format_opts[tca_options.stats_format]);
+    tca_stats_print(write_fd, (void *)(intptr_t)(fd >= 0 ? fd : stderr_at_load()), format_opts[tca_options.stats_format]);
     if (fd >= 0)
         os_close(fd);
 }
 
-void report_at_exit(void) { atexit(print_at_exit); }
+void report_at_exit(void)
+{
+    report_fd = os_dup_high(2);
+    if (report_fd >= 0)
+        os_file_id_of(report_fd, &report_file);
+    atexit(print_at_exit);
+}
