@@ -51,6 +51,33 @@ static bool header_strings_end(const struct live_header *header)
     return true;
 }
 
+/* Whether page_pid is process pid as its own PID namespace numbers it: a
+ * process in a container wrote the id it sees (the last of /proc/PID/status's
+ * "NSpid:" ids, from the outermost namespace in). */
+static bool is_own_pid(int pid, uint64_t page_pid)
+{
+    if (page_pid == (uint64_t)pid)
+        return true;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *status = fopen(path, "re");
+    bool found = false;
+    while (status && !found && fgets(line, sizeof line, status)) {
+        if (strncmp(line, "NSpid:", 6))
+            continue;
+        for (char *at = line + 6, *end;; at = end) {
+            unsigned long long id = strtoull(at, &end, 10);
+            if (end == at)
+                break;
+            found |= id == page_pid;
+        }
+        break;
+    }
+    if (status)
+        fclose(status);
+    return found;
+}
+
 /* Checks the page mapped at map (size bytes) and sets process up from it;
  * NULL when it is one, else what is wrong with it. */
 static const char *adopt(struct attached *process, const void *map, size_t size)
@@ -74,7 +101,7 @@ static const char *adopt(struct attached *process, const void *map, size_t size)
         header->arenas_offset + header->narenas * header->arena_bytes > size ||
         header->placement_offset + header->placement_bytes > size || !header_strings_end(header))
         return "its sections do not fit";
-    if (header->pid != (uint64_t)process->pid)
+    if (!is_own_pid(process->pid, header->pid))
         return "another process's (a parent's, inherited)";
     const char *base = map;
     process->map = map;

@@ -5,7 +5,8 @@
 # tca_ctl view, tcarena top, the Prometheus file rewritten while the process
 # runs and removed when it ends or the reader is stopped, a reader of another
 # user refused, SIGKILL leaving nothing behind, a forked child counting apart
-# from its parent, a process that closed its descriptors (root), the report
+# from its parent, a process in a PID namespace of its own, a process that
+# closed its descriptors (root), the report
 # at exit reaching the operator (a program that closes stderr, one stopped by
 # SIGTERM), glibc's mallinfo2 family, and every bad invocation.
 # Arguments: the command, the library, the target program (live_target.c).
@@ -28,14 +29,15 @@ trap cleanup EXIT
 
 MIB=1048576
 
-# start NAME ARGS...: live_target ARGS under LD_PRELOAD in the background,
-# its stdin a FIFO held open by a sleep (finish NAME closes it), its pid in
-# $dir/NAME.pid; returns once it printed its first line (to $dir/NAME.out).
+# start NAME COMMAND...: COMMAND (live_target, or what runs it) under
+# LD_PRELOAD in the background, its stdin a FIFO held open by a sleep (finish
+# NAME closes it), its pid in $dir/NAME.pid; returns once it printed its first
+# line (to $dir/NAME.out).
 start() {
     name=$1
     shift
     mkfifo "$dir/$name.in"
-    LD_PRELOAD="$library" "$target" "$@" <"$dir/$name.in" >"$dir/$name.out" 2>"$dir/$name.err" &
+    LD_PRELOAD="$library" "$@" <"$dir/$name.in" >"$dir/$name.out" 2>"$dir/$name.err" &
     echo $! >"$dir/$name.pid"
     sleep 600 >"$dir/$name.in" &
     echo $! >"$dir/$name.holder"
@@ -98,7 +100,7 @@ answers 2 "no process $plain" stats --pid="$plain"
 answers 2 "no process $plain" top --pid="$plain"
 
 # A process holding 200 MiB: read in each format, in well under a second.
-start big hold 200
+start big "$target" hold 200
 big=$(cat "$dir/big.pid")
 answers 2 "--format=xml: the formats are text, json and prometheus" stats --pid="$big" --format=xml
 answers 2 "--interval=0: not a number of seconds" stats --pid="$big" --interval=0
@@ -176,7 +178,7 @@ wait "$reader" || fail "--output: the reader failed when the process ended"
 # SIGKILL leaves nothing: the memory file dies with the last process that
 # holds or maps it (the reader, which ends with the process), and the file
 # --output wrote goes.
-start victim hold 8
+start victim "$target" hold 8
 victim=$(cat "$dir/victim.pid")
 # pages [PID...]: "FD INODE" for each memory file of ours the processes
 # (all, without PID) hold open.
@@ -207,7 +209,7 @@ rm "$dir/victim.pid" "$dir/victim.holder"
 # A threaded process under load: the reader's figure agrees with the
 # process's own tca_ctl view, within what its two threads change meanwhile
 # (a ring of 4096 blocks of up to 1 KiB between them, and their caches).
-start load load 2 64
+start load "$target" load 2 64
 load=$(cat "$dir/load.pid")
 read -r own_before own_after <"$dir/load.out"
 [ "$own_after" -ge $((own_before + 40 * MIB)) ] || fail "load: its own view: $own_before, then $own_after"
@@ -225,7 +227,7 @@ grep -q "^process $load, tcarena .*, [0-9]* arenas, " "$dir/top.out" || fail "to
 finish load
 
 # fork: the child counts in a page of its own, from a copy of its parent's.
-start family fork 16 48
+start family "$target" fork 16 48
 read -r parent child <"$dir/family.out"
 "$tcarena" stats --pid="$parent" --format=json >"$dir/parent.json"
 "$tcarena" stats --pid="$child" --format=json >"$dir/child.json"
@@ -240,8 +242,22 @@ family_pages=$(pages "$parent" "$child")
     fail "fork: the child's page is not at its parent's number: $family_pages"
 finish family
 
+# A process in a PID namespace of its own (a container) wrote the id it sees
+# there; the reader knows it by its id here.
+if unshare --pid --fork --mount-proc true 2>/dev/null; then
+    start contained unshare --pid --fork --mount-proc "$target" hold 8
+    contained=$(cat "/proc/$(cat "$dir/contained.pid")/task/$(cat "$dir/contained.pid")/children")
+    contained=${contained%% *}
+    "$tcarena" stats --pid="$contained" --format=json >"$dir/contained.json" ||
+        fail "stats --pid of a process in a PID namespace"
+    check_readings $((8 * MIB)) $((64 * MIB)) "$dir/contained.json" >/dev/null
+    finish contained
+else
+    echo "PID namespace case skipped: unshare --pid fails (needs root)"
+fi
+
 # A daemon that closed every descriptor: root still reads it through map_files.
-start closed hold-closed 4
+start closed "$target" hold-closed 4
 if [ "$(id -u)" = 0 ]; then
     "$tcarena" stats --pid="$(cat "$dir/closed.pid")" --format=json >"$dir/closed.json" ||
         fail "stats --pid of a process that closed its descriptors, as root"
