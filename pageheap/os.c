@@ -216,7 +216,11 @@ bool os_file_id_of(int fd, struct os_file_id *id)
     return true;
 }
 
-int os_dup_high(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, OS_HIGH_FD); }
+int os_dup_high(int fd)
+{
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, OS_HIGH_FD);
+    return high >= 0 ? high : fcntl(fd, F_DUPFD_CLOEXEC, 3); /* a descriptor limit below OS_HIGH_FD */
+}
 
 int os_shared_memory_create(const char *name, size_t size)
 {

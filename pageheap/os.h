@@ -65,11 +65,12 @@ struct os_file_id {
 };
 /* The file fd refers to; false when fd is not open. */
 bool os_file_id_of(int fd, struct os_file_id *id);
-/* A duplicate of fd at OS_HIGH_FD or above, close-on-exec; -1 when it cannot. */
+/* A duplicate of fd at OS_HIGH_FD or above (or, under a descriptor limit
+ * below that, at 3 or above), close-on-exec; -1 when it cannot. */
 int os_dup_high(int fd);
 /* An anonymous shared-memory file (memfd_create, close-on-exec) of size
- * bytes, named name (it shows as "/memfd:NAME" in /proc/PID/fd), at
- * OS_HIGH_FD or above; -1 when the kernel refuses (seccomp, limits). */
+ * bytes, named name (it shows as "/memfd:NAME" in /proc/PID/fd), at a
+ * descriptor os_dup_high() chose; -1 when the kernel refuses (seccomp, limits). */
 int os_shared_memory_create(const char *name, size_t size);
 /* Maps size bytes of fd shared and read-write; at: over that address
  * (MAP_FIXED), else anywhere.  NULL when the kernel refuses. */

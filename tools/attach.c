@@ -163,6 +163,20 @@ static bool find_in_fds(struct attached *process, const char **problem)
     return found;
 }
 
+/* Whether one of the process's mappings is of a file whose path holds text. */
+static bool maps_name(int pid, const char *text)
+{
+    char path[64], line[PATH_MAX + 128];
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    FILE *maps = fopen(path, "re");
+    bool found = false;
+    while (maps && !found && fgets(line, sizeof line, maps))
+        found = strstr(line, text) != NULL;
+    if (maps)
+        fclose(maps);
+    return found;
+}
+
 /* A process that closed the descriptor still maps the file: root may open
  * the mapping through /proc/PID/map_files. */
 static bool find_in_maps(struct attached *process, bool *mapped, const char **problem)
@@ -206,6 +220,9 @@ void attach(struct attached *process, const char *pid_text)
     if (mapped)
         fail("process %d closed tcarena's statistics descriptor: only root can still read them "
              "(through /proc/%d/map_files)", process->pid, process->pid);
+    if (maps_name(process->pid, "/libtcarena.so"))
+        fail("process %d runs tcarena without a statistics file: it has not allocated yet, or "
+             "memfd_create was refused (a descriptor limit, seccomp) and its counters stay private", process->pid);
     fail("process %d does not run tcarena: none of its descriptors is the " LIVE_NAME " memory file "
          "(not preloaded or linked, or it has not allocated yet)", process->pid);
 }

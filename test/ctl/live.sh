@@ -5,8 +5,8 @@
 # tca_ctl view, tcarena top, the Prometheus file rewritten while the process
 # runs and removed when it ends or the reader is stopped, a reader of another
 # user refused, SIGKILL leaving nothing behind, a forked child counting apart
-# from its parent, a process in a PID namespace of its own, a process that
-# closed its descriptors (root), the report
+# from its parent, a process in a PID namespace of its own, one that could
+# not have the memory file, one that closed its descriptors (root), the report
 # at exit reaching the operator (a program that closes stderr, one stopped by
 # SIGTERM), glibc's mallinfo2 family, and every bad invocation.
 # Arguments: the command, the library, the target program (live_target.c).
@@ -254,6 +254,16 @@ if unshare --pid --fork --mount-proc true 2>/dev/null; then
     finish contained
 else
     echo "PID namespace case skipped: unshare --pid fails (needs root)"
+fi
+
+# Where the memory file is refused (here: no descriptor left for it) the
+# process runs as ever, its counters private, and the reader says why.
+if command -v prlimit >/dev/null; then
+    start refused prlimit --nofile=4 "$target" hold 8
+    answers 2 "runs tcarena without a statistics file" stats --pid="$(cat "$dir/refused.pid")"
+    finish refused
+else
+    echo "refused memory file case skipped: no prlimit"
 fi
 
 # A daemon that closed every descriptor: root still reads it through map_files.
