@@ -1,10 +1,10 @@
 /* Printing the statistics: tca_stats_print, and the report at exit (option
- * stats_print): the statistics printed once, in
- * stats_format, to stats_file or stderr, by the process stats_pid names.
- * It reaches the operator whatever the program did with its stderr since
- * start-up: it goes to a duplicate taken at load.  A process killed by a
- * signal it does not handle runs no exit code and prints nothing: read such
- * a process while it runs (tcarena stats --pid). */
+ * stats_print), printed once, in stats_format, to stats_file or stderr, by
+ * the process stats_pid names.  The report reaches the operator whatever the
+ * program did with its stderr since start-up (it goes to a duplicate taken
+ * at load), and whatever its exit() interrupted (it takes no lock).  A
+ * process killed by a signal it does not handle runs no exit code and prints
+ * nothing: read such a process while it runs (tcarena stats --pid). */
 #include "src/report.h"
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include "src/ctl.h"
 #include "src/options.h"
 #include "src/stats_print.h"
+#include "tcache/tcache.h"
 #include "tcarena.h"
 
 static void write_fd(void *fd, const char *text) { os_write_fd((int)(intptr_t)fd, text); }
@@ -98,6 +99,20 @@ static void report_unopenable(const char *path, int error)
     os_write_fd(stderr_at_load(), line);
 }
 
+/* The report's snapshot, made when it is registered: at exit nothing may
+ * wait for a lock (below). */
+static struct tca_stats report_stats;
+
+/* exit() may run in a SIGTERM handler that interrupted this very thread in a
+ * slow path, holding a bin's or a heap's lock: the report reads the counters
+ * as a reader outside the process does, each word once without a lock, and
+ * the thread caches' bytes only if their registry is free. */
+static void read_at_exit(void)
+{
+    stats_read_page(live_self(), &report_stats);
+    report_stats.thread_caches_known = tcache_cached_bytes_try(&report_stats.tcache_bytes);
+}
+
 static void print_at_exit(void)
 {
     if (tca_options.stats_pid && (unsigned)tca_options.stats_pid != os_process_id())
@@ -108,13 +123,17 @@ static void print_at_exit(void)
     int fd = path[0] ? os_open_output(path) : -1;
     if (path[0] && fd < 0)
         report_unopenable(path, errno);
-    tca_stats_print(write_fd, (void *)(intptr_t)(fd >= 0 ? fd : stderr_at_load()), format_opts[tca_options.stats_format]);
+    read_at_exit();
+    stats_print(&report_stats, 1, write_fd, (void *)(intptr_t)(fd >= 0 ? fd : stderr_at_load()),
+                format_opts[tca_options.stats_format]);
     if (fd >= 0)
         os_close(fd);
 }
 
 void report_at_exit(void)
 {
+    if (!stats_init(&report_stats))
+        return;
     report_fd = os_dup_high(2);
     if (report_fd >= 0)
         os_file_id_of(report_fd, &report_file);

@@ -9,7 +9,9 @@
  *                       prints it again ("A0 A1"), then waits for stdin to close
  *   fork PMIB CMIB      holds PMIB MiB, forks; the child holds CMIB MiB more; says
  *                       "PARENT CHILD" (the two process ids), waits for stdin to close
- *   sigterm             a SIGTERM handler that calls exit(0); says "ready", waits
+ *   sigterm             a SIGTERM handler that calls exit(0); says "ready", then
+ *                       allocates and frees in batches that overflow its cache, so
+ *                       that the signal often lands in a slow path holding a lock
  *   glibc               mallinfo2, mallinfo, malloc_stats and malloc_info against
  *                       tca_ctl's stats.allocated: exit status 0 when they agree */
 #include <dlfcn.h>
@@ -218,8 +220,13 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "sigterm") && argc == 2) {
         signal(SIGTERM, exit_on_term);
         say("ready\n");
-        for (;;)
-            pause();
+        static void *batch[4096];
+        for (unsigned round = 0;; round++) {
+            for (unsigned i = 0; i < 4096; i++)
+                batch[i] = malloc(16 + (round + i) % 2048);
+            for (unsigned i = 0; i < 4096; i++)
+                free(batch[i]);
+        }
     }
     if (!strcmp(mode, "glibc") && argc == 2)
         return glibc_calls();
