@@ -1,6 +1,7 @@
 /* Arenas: slabs per size class under a bin lock.  The secure build's variants
  * are calls into secure.c under if (TCA_SECURE). */
 #include "arenas/arena.h"
+#include "arenas/transfer.h"
 
 #include <string.h>
 
@@ -68,10 +69,13 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
 {
     const struct sizeclass_info *info = &sizeclass_table[cls];
     int node = topology_arena_memory_node(arena->index);
-    struct span *slab = TCA_SECURE ? secure_slab_alloc(cls, node) : pageheap_alloc_span(info->slab_pages, 1, cls, node);
+    struct span *slab = TCA_SECURE ? secure_slab_alloc(cls, node)
+                                   : pageheap_alloc_span(info->slab_pages, info->slab_align_pages, cls, node);
     if (!slab)
         return NULL;
     slab->arena_index = (uint16_t)arena->index;
+    slab->blocks = sizeclass_first_block(cls, slab->start);
+    slab->untouched_slot = 0;
     slab->nfree = (uint16_t)info->nslots;
     memset(slab->free_slots, 0, sizeof slab->free_slots);
     for (unsigned word = 0; word < info->nslots / 64; word++)
@@ -83,6 +87,21 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
     bin->counts->nslabs_made++;
     bin->counts->curslabs++;
     return slab;
+}
+
+/* A block freed once carries the free mark from then on, until it is handed
+ * out; one never handed out since its slab was made gets it here, on its
+ * way to a thread cache, so that a free of it is caught as well.  Only slots
+ * past the slab's untouched mark: later refills of the slab skip the store. */
+static void mark_untouched(struct span *slab, size_t size, void *const *blocks, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        unsigned slot = (unsigned)(((uintptr_t)blocks[i] - slab->blocks) / size);
+        if (slot >= slab->untouched_slot) {
+            *block_mark(blocks[i]) = BLOCK_FREE_MARK;
+            slab->untouched_slot = (uint16_t)(slot + 1);
+        }
+    }
 }
 
 /* Lowest free blocks first: a slab fills from its start, which keeps the
@@ -97,7 +116,7 @@ static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned w
         uint64_t bits = slab->free_slots[word];
         if (bits == ~(uint64_t)0 && want - got >= 64) {
             /* A wholly free word (a slab emptied by a flush, or new): consecutive blocks. */
-            uintptr_t block = slab->start + (uintptr_t)word * 64 * size;
+            uintptr_t block = slab->blocks + (uintptr_t)word * 64 * size;
             for (unsigned i = 0; i < 64; i++, block += size)
                 out[got++] = (void *)block;
             slab->free_slots[word] = 0;
@@ -106,11 +125,12 @@ static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned w
         while (bits && got < want) {
             unsigned slot = word * 64 + (unsigned)__builtin_ctzll(bits);
             bits &= bits - 1;
-            out[got++] = (void *)(slab->start + slot * size);
+            out[got++] = (void *)(slab->blocks + slot * size);
         }
         slab->free_slots[word] = bits;
     }
     slab->nfree = (uint16_t)(slab->nfree - got);
+    mark_untouched(slab, size, out, got);
     return got;
 }
 
@@ -118,7 +138,10 @@ unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned wa
 {
     const struct sizeclass_info *info = &sizeclass_table[cls];
     struct arena_bin *bin = &arena->bins[cls];
-    unsigned got = 0;
+    unsigned got = transfer_take(cls, topology_arena_memory_node(arena->index), out, want);
+    if (got == want)
+        return got;
+    unsigned from_slabs = got;
     bin_lock(bin);
     while (got < want) {
         struct span *slab = bin->nonfull;
@@ -130,10 +153,17 @@ unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned wa
         if (slab->nfree == 0)
             bin_list_remove(bin, slab);
     }
-    bin->counts->nmalloc += got;
+    bin->counts->nmalloc += got - from_slabs;
     bin->counts->nrefills++;
     pthread_mutex_unlock(&bin->lock);
     return got;
+}
+
+void arena_give_back(struct arena *arena, unsigned cls, void *const *blocks, unsigned n)
+{
+    unsigned kept = transfer_put(cls, topology_arena_memory_node(arena->index), blocks, n);
+    if (kept < n)
+        arena_flush(cls, blocks + kept, n - kept);
 }
 
 static _Noreturn __attribute__((cold)) void flush_abort(struct arena_bin *locked, const char *what, const void *ptr, unsigned cls)
@@ -196,10 +226,10 @@ static void slab_mark_free(struct arena_bin *bin, struct span *slab, uint64_t of
 {
     uint32_t slot = sizeclass_slot_of_offset(cls, offset);
     if (TCA_UNLIKELY(slot == UINT32_MAX))
-        flush_abort(bin, "free(): invalid pointer", (void *)(slab->start + offset), 0);
+        flush_abort(bin, "free(): invalid pointer", (void *)(slab->blocks + offset), 0);
     uint64_t word = slab->free_slots[slot / 64], bit = (uint64_t)1 << (slot % 64);
     if (TCA_UNLIKELY(word & bit))
-        flush_abort(bin, "double free of", (void *)(slab->start + offset), cls);
+        flush_abort(bin, "double free of", (void *)(slab->blocks + offset), cls);
     slab->free_slots[slot / 64] = word | bit;
 }
 
@@ -235,7 +265,7 @@ static struct span *flush_through_quarantine(struct arena_bin *bin, struct span 
     if (!leaving)
         return slab;
     struct span *home = pagemap_span_of(leaving);
-    slab_mark_free(bin, home, (uintptr_t)leaving - home->start, cls);
+    slab_mark_free(bin, home, (uintptr_t)leaving - home->blocks, cls);
     return slab_add_free(bin, home, 1, cls) || home != slab ? slab : NULL;
 }
 
@@ -258,7 +288,7 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
                 slab_add_free(locked, slab, i - run_start, cls);
             run_start = i;
             slab = slab_of_block(blocks[i], cls, locked);
-            if ((uintptr_t)blocks[i] - slab->start >= slots_bytes)
+            if ((uintptr_t)blocks[i] - slab->blocks >= slots_bytes)
                 flush_abort(locked, "free(): invalid pointer", blocks[i], 0);
             struct arena_bin *bin = &arena_of_span(slab)->bins[cls];
             if (bin != locked) {
@@ -268,13 +298,13 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
                 locked = bin;
                 lock_start = i;
             }
-            slab_start = slab->start;
+            slab_start = slab->blocks;
             offset = (uintptr_t)blocks[i] - slab_start;
         }
         if (TCA_SECURE) {
             run_start = i + 1; /* counted as blocks leave quarantine, one at a time */
             slab = flush_through_quarantine(locked, slab, blocks[i], cls);
-            slab_start = slab ? slab->start : 0;
+            slab_start = slab ? slab->blocks : 0;
         } else {
             slab_mark_free(locked, slab, offset, cls);
         }
@@ -309,12 +339,12 @@ bool arena_block_is_free(const void *ptr, unsigned cls)
     struct span *slab = slab_of_block(ptr, cls, NULL);
     struct arena_bin *bin = &arena_of_span(slab)->bins[cls];
     bin_lock(bin);
-    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->start);
+    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)ptr - slab->blocks);
     if (slot >= sizeclass_table[cls].nslots)
         flush_abort(bin, "free(): invalid pointer", ptr, 0);
     bool is_free = slab->free_slots[slot / 64] >> (slot % 64) & 1;
     pthread_mutex_unlock(&bin->lock);
-    return is_free;
+    return is_free || transfer_holds(cls, ptr);
 }
 
 void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero)
@@ -357,12 +387,14 @@ static void arena_release_spares(struct arena *arena)
 
 size_t arena_purge(struct arena *arena)
 {
+    transfer_decay(true);
     arena_release_spares(arena);
     return pageheap_purge(true);
 }
 
 size_t arenas_purge(void)
 {
+    transfer_decay(true);
     for (unsigned i = 0; i < arena_count; i++) {
         struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
         if (arena)
@@ -373,6 +405,7 @@ size_t arenas_purge(void)
 
 void arenas_decay_spares(void)
 {
+    transfer_decay(false);
     for (unsigned i = 0; i < arena_count; i++) {
         struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
         if (!arena)
@@ -393,6 +426,7 @@ void arenas_decay_spares(void)
 /* fork(): every bin lock, arena by arena, before the page heap's (the lock order). */
 void arenas_fork_prepare(void)
 {
+    transfer_fork_prepare();
     pthread_mutex_lock(&arena_create_lock);
     for (unsigned i = 0; i < arena_count; i++)
         if (arena_table[i]) {
@@ -411,6 +445,7 @@ void arenas_fork_parent(void)
                 pthread_mutex_unlock(&arena_table[i]->bins[cls].lock);
         }
     pthread_mutex_unlock(&arena_create_lock);
+    transfer_fork_parent();
 }
 
 void arenas_fork_child(void)
@@ -422,6 +457,7 @@ void arenas_fork_child(void)
             large_fork_child(&arena_table[i]->large);
         }
     pthread_mutex_init(&arena_create_lock, NULL);
+    transfer_fork_child();
     if (TCA_SECURE)
         secure_fork_child();
 }

@@ -72,8 +72,9 @@ TCA_INLINE struct arena *arena_current(void)
     return TCA_LIKELY(arena != NULL) ? arena : arena_get(index);
 }
 
-/* Takes up to want blocks of class cls from the arena's slabs (new slabs come
- * from the page heap) into out[]; returns how many, 0 when out of memory. */
+/* Takes up to want blocks of class cls into out[], from the transfer cache
+ * of the arena's node first (transfer.h), then from the arena's slabs (new
+ * slabs come from the page heap); returns how many, 0 when out of memory. */
 unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned want);
 /* Wholly free slabs a bin keeps (about 128 KiB, at least two), so that a bin
  * that breathes around a slab boundary, or whose blocks one thread frees while
@@ -84,12 +85,17 @@ unsigned arena_spare_slabs(unsigned cls);
  * is.  Aborts on a pointer that is no block of class cls or already free. */
 void arena_flush(unsigned cls, void *const *blocks, unsigned n);
 
+/* Thread caches' overflow: n blocks of class cls into the transfer cache of
+ * the arena's node, what it cannot hold to the blocks' slabs (arena_flush). */
+void arena_give_back(struct arena *arena, unsigned cls, void *const *blocks, unsigned n);
+
 /* A copy of arena index's counters, each bin's taken under its lock (zero for
  * an arena not created yet): a consistent snapshot for the statistics. */
 void arena_copy_counters(unsigned index, struct arena_counters *out);
 
 /* Whether ptr, a block of class cls, is free in its slab (the slab's bin
- * locked for the look).  Aborts on a pointer that is no block of class cls. */
+ * locked for the look) or waits in a transfer cache.  Aborts on a pointer
+ * that is no block of class cls. */
 bool arena_block_is_free(const void *ptr, unsigned cls);
 
 /* Page runs for sizes above TCA_SMALL_MAX or alignments above a page (see

@@ -108,18 +108,20 @@ struct span *large_alloc(struct large_runs *runs, int node, size_t size, size_t 
     return span;
 }
 
-struct span *large_span_of(const void *ptr)
+struct span *large_span_of(const void *ptr, const char *fn)
 {
     struct span *span = pagemap_span_of(ptr);
-    if (span && span->start == (uintptr_t)ptr && (span->state == SPAN_FREE || span->large_cached))
+    bool freed = span && span->start == (uintptr_t)ptr && (span->state == SPAN_FREE || span->large_cached);
+    if (freed && !strcmp(fn, "free"))
         os_fatal_pointer("double free of", ptr, 0);
-    if (!span || span->state != SPAN_LARGE || span->start != (uintptr_t)ptr)
-        os_fatal_pointer("free(): invalid pointer", ptr, 0);
+    if (freed || !span || span->state != SPAN_LARGE || span->start != (uintptr_t)ptr)
+        os_fatal_call(fn, "invalid pointer", ptr);
     return span;
 }
 
 bool large_free(struct large_runs *owner, struct span *span)
 {
+    span->sampled = 0;
     __atomic_fetch_add(&owner->counts->ndalloc, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&owner->counts->allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
     if (cacheable(span->npages))

@@ -47,8 +47,16 @@ struct span *large_alloc(struct large_runs *runs, int node, size_t size, size_t 
 bool large_free(struct large_runs *owner, struct span *span);
 /* Puts span in runs' cache, letting the oldest runs go to make room. */
 void large_cache_put(struct large_runs *runs, struct span *span);
-/* The span of the large block that ptr starts; aborts if ptr starts none. */
-struct span *large_span_of(const void *ptr);
+/* The span of the large block that ptr starts; aborts if ptr starts none,
+ * naming the caller's function (fn: "free", "realloc", ...). */
+struct span *large_span_of(const void *ptr, const char *fn);
+/* The heap profiler's blocks are runs of their own, however small (a page for
+ * most), so that their free reaches the large path, where the mark is seen;
+ * cls: the small class the block stands for (its usable size), 0 for a
+ * large block.  large_free clears the mark. */
+TCA_INLINE void large_mark_sampled(struct span *span, unsigned cls) { span->sampled = (uint8_t)(1 + cls); }
+TCA_INLINE bool large_is_sampled(const struct span *span) { return span->sampled != 0; }
+TCA_INLINE unsigned large_sampled_class(const struct span *span) { return span->sampled ? span->sampled - 1u : 0; }
 /* Bytes in runs' cache now. */
 size_t large_cached_bytes(struct large_runs *runs);
 /* Every cached run back to the page heap. */

@@ -30,7 +30,7 @@ static uintptr_t guard_page_of(const struct span *slab)
 
 struct span *secure_slab_alloc(unsigned cls, int node)
 {
-    struct span *slab = pageheap_alloc_span(sizeclass_table[cls].slab_pages + 1, 1, cls, node);
+    struct span *slab = pageheap_alloc_span(sizeclass_table[cls].slab_pages + 1, sizeclass_table[cls].slab_align_pages, cls, node);
     if (!slab)
         return NULL;
     uintptr_t guard = guard_page_of(slab);
@@ -78,7 +78,7 @@ unsigned secure_slab_take(struct span *slab, size_t size, void **out, unsigned w
 {
     unsigned got = 0;
     for (unsigned nslots = sizeclass_table[slab->sizeclass].nslots; got < want && slab->nfree; got++, slab->nfree--)
-        out[got] = (void *)(slab->start + take_random_slot(slab->free_slots, nslots) * size);
+        out[got] = (void *)(slab->blocks + take_random_slot(slab->free_slots, nslots) * size);
     return got;
 }
 
@@ -122,7 +122,7 @@ void *secure_quarantine_swap(struct secure_quarantine *quarantine, pthread_mutex
                              const struct span *slab, void *block)
 {
     unsigned cls = slab->sizeclass;
-    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)block - slab->start);
+    uint32_t slot = sizeclass_slot_of_offset(cls, (uintptr_t)block - slab->blocks);
     if (slot >= sizeclass_table[cls].nslots)
         swap_abort(bin_lock, "free(): invalid pointer", block, 0);
     if ((slab->free_slots[slot / 64] & ((uint64_t)1 << (slot % 64))) || quarantined(quarantine, block))

@@ -3,15 +3,27 @@
 #include <string.h>
 
 uint8_t sizeclass_by_size[TCA_SMALL_MAX + 1];
+uint8_t sizeclass_by_granule[TCA_SMALL_MAX / TCA_MIN_ALIGN + 1];
 struct sizeclass_info sizeclass_table[TCA_NCLASSES];
+
+/* The largest power of two dividing size. */
+static uint32_t power_of_two_factor(uint32_t size) { return size & -size; }
+
+/* Blocks of size bytes a slab of pages pages always holds: a slab starts on a
+ * multiple of the size's power-of-two factor, so its first block lies at most
+ * size - that factor past the start. */
+static size_t slots_in(uint32_t size, uint32_t pages)
+{
+    size_t bytes = pages * TCA_PAGE_SIZE, before_first = size - power_of_two_factor(size);
+    return bytes > before_first ? (bytes - before_first) / size : 0;
+}
 
 /* Fewest pages giving ≥ 8 blocks with ≤ 1/16 of the slab wasted: small slabs
  * keep memory local, and a slab never has more slots than its bitmap holds. */
 static uint32_t slab_pages_for(uint32_t size)
 {
     for (uint32_t pages = 1; pages <= 64; pages++) {
-        size_t bytes = pages * TCA_PAGE_SIZE;
-        size_t slots = bytes / size;
+        size_t bytes = pages * TCA_PAGE_SIZE, slots = slots_in(size, pages);
         if (slots > TCA_SLAB_MAX_SLOTS)
             return pages > 1 ? pages - 1 : 1;
         if (slots >= 8 && (bytes - slots * size) * 16 <= bytes)
@@ -20,14 +32,28 @@ static uint32_t slab_pages_for(uint32_t size)
     return 64;
 }
 
+/* The inverse of an odd number modulo 2^64 (Newton's iteration: each step
+ * doubles the bits that are right, from 3 at the start). */
+static uint64_t odd_inverse(uint64_t odd)
+{
+    uint64_t inverse = odd;
+    for (int step = 0; step < 5; step++)
+        inverse *= 2 - odd * inverse;
+    return inverse;
+}
+
 static void sizeclass_set(unsigned cls, uint32_t size)
 {
     struct sizeclass_info *info = &sizeclass_table[cls];
+    uint32_t power = power_of_two_factor(size);
     info->size = size;
     info->slab_pages = slab_pages_for(size);
-    uint32_t slots = (uint32_t)(info->slab_pages * TCA_PAGE_SIZE / size);
-    info->nslots = slots > TCA_SLAB_MAX_SLOTS ? TCA_SLAB_MAX_SLOTS : slots;
+    info->slab_align_pages = power > TCA_PAGE_SIZE ? power / TCA_PAGE_SIZE : 1;
+    size_t slots = slots_in(size, info->slab_pages);
+    info->nslots = (uint32_t)(slots > TCA_SLAB_MAX_SLOTS ? TCA_SLAB_MAX_SLOTS : slots);
     info->div_magic = (uint32_t)(((uint64_t)1 << 32) / size + 1);
+    info->start_mul = odd_inverse(size / power);
+    info->start_mask = ~(((uint64_t)1 << 47) - 1) | (power - 1);
     /* Cache about 64 KiB per class (8 to 512 blocks), growing to 512 KiB
      * (8 to 8192 blocks) in a thread that recycles bigger batches. */
     uint32_t cap = 65536 / size, cap_max = 8 * cap;
@@ -44,12 +70,24 @@ void sizeclass_init(void)
         for (uint32_t step = 1; step <= 4; step++)
             sizeclass_set(cls++, group + group / 4 * step);
 
-    /* Whole runs at a time: byte by byte, 32 Ki entries cost a few hundred
-     * thousand instructions at start-up. */
+    size_t first = 0;
+    for (unsigned target = 1; target < TCA_NCLASSES; target++) {
+        size_t last = sizeclass_table[target].size / TCA_MIN_ALIGN;
+        memset(&sizeclass_by_granule[first], (int)target, last - first + 1);
+        first = last + 1;
+    }
+    sizeclass_route_to_miss(false);
+}
+
+/* Whole runs at a time: byte by byte, 32 Ki entries cost a few hundred
+ * thousand instructions.  A reader meanwhile sees each entry old or new (a
+ * byte is written whole), both valid. */
+void sizeclass_route_to_miss(bool miss)
+{
     size_t first = 0;
     for (unsigned target = 1; target < TCA_NCLASSES; target++) {
         size_t last = sizeclass_table[target].size;
-        memset(&sizeclass_by_size[first], (int)target, last - first + 1);
+        memset(&sizeclass_by_size[first], miss ? 0 : (int)target, last - first + 1);
         first = last + 1;
     }
 }
@@ -58,8 +96,9 @@ unsigned sizeclass_for_aligned(size_t size, size_t alignment)
 {
     if (size > TCA_SMALL_MAX || alignment > TCA_PAGE_SIZE)
         return 0;
-    /* Slabs start on a page, so a class whose size is a multiple of the
-     * alignment has every block aligned; power-of-two classes always come. */
+    /* Blocks start on multiples of their size, so a class whose size is a
+     * multiple of the alignment has every block aligned; power-of-two classes
+     * always come. */
     for (unsigned cls = sizeclass_of(tca_align_up(size ? size : 1, alignment)); cls < TCA_NCLASSES; cls++)
         if (sizeclass_table[cls].size % alignment == 0)
             return cls;

@@ -1,5 +1,14 @@
 /* Size classes: 16-byte steps up to 128 B, then four classes per power of two
- * (spacing ≤ 25%) up to 32 KiB.  Class 0 is "not a small size". */
+ * (spacing ≤ 25%) up to 32 KiB.  Class 0 is "not a small size".
+ *
+ * Every block starts at an address that is a multiple of its size (a slab's
+ * first block sits at the first such address in it), so that whether a
+ * pointer is a block start follows from the pointer and its class alone:
+ * free() tells an interior pointer from a block in three instructions
+ * (sizeclass_is_block_start).  A size is m * 2^t with m odd (1, 3, 5 or 7);
+ * p is a multiple of it when p * m^-1 (mod 2^64) is a multiple of 2^t below
+ * 2^47: for p < 2^47 (every user address) that product is p / m when m
+ * divides p, and above 2^61 when it does not. */
 #ifndef TCA_SIZECLASS_H
 #define TCA_SIZECLASS_H
 
@@ -13,25 +22,55 @@ _Static_assert(TCA_SLAB_MAX_SLOTS <= SPAN_MAX_SLOTS, "a slab's blocks must fit i
 struct sizeclass_info {
     uint32_t size;        /* bytes per block */
     uint32_t slab_pages;  /* pages per slab */
-    uint32_t nslots;      /* blocks per slab, ≤ TCA_SLAB_MAX_SLOTS */
+    uint32_t slab_align_pages; /* a slab starts on a multiple of this many pages: the
+                                * size's power-of-two factor, when it exceeds a page */
+    uint32_t nslots;      /* blocks per slab, ≤ TCA_SLAB_MAX_SLOTS, whatever room the
+                           * first block's alignment takes at the slab's start */
     uint32_t div_magic;   /* offset * div_magic >> 32 == offset / size for block starts */
+    uint64_t start_mul;   /* the size's odd factor's inverse mod 2^64 */
+    uint64_t start_mask;  /* bits of address * start_mul that are 0 for a block start */
     uint16_t tcache_cap;     /* blocks a thread cache keeps at first */
     uint16_t tcache_cap_max; /* what the bin grows to for a thread that frees in bursts */
 };
 
 /* size → class for size ≤ TCA_SMALL_MAX, indexed by the size itself: one load,
  * no shift, no division (32 KiB, of which a program touches the lines of the
- * sizes it uses).  Before sizeclass_init() every entry is 0, which the thread
- * cache treats as a miss. */
+ * sizes it uses).  Only malloc's fast path reads it, and it may read 0, which
+ * the thread cache treats as a miss: every entry is 0 before sizeclass_init(),
+ * and while the heap profiler samples (sizeclass_route_to_miss), so that every
+ * small malloc reaches the entry layer's miss path without a test of its own
+ * on the fast path.  Everyone else asks sizeclass_of(). */
 extern uint8_t sizeclass_by_size[TCA_SMALL_MAX + 1];
+/* size → class by 16-byte granule ((size + 15) >> 4): every class size is a
+ * multiple of 16, so the granule decides the class; never emptied. */
+extern uint8_t sizeclass_by_granule[TCA_SMALL_MAX / TCA_MIN_ALIGN + 1];
 extern struct sizeclass_info sizeclass_table[TCA_NCLASSES];
 
-/* Relaxed atomic: a thread may look a size up while the first one fills the
- * table (a benign race: a torn read is 0 or the class, and 0 is a miss). */
-TCA_INLINE unsigned sizeclass_of(size_t size) { return __atomic_load_n(&sizeclass_by_size[size], __ATOMIC_RELAXED); }
+/* Relaxed atomic: a thread may look a size up while another one fills or
+ * empties the table (a benign race: each entry reads 0 or the class, and 0
+ * is a miss). */
+TCA_INLINE unsigned sizeclass_for_fast_path(size_t size)
+{
+    return __atomic_load_n(&sizeclass_by_size[size], __ATOMIC_RELAXED);
+}
+/* The class of size ≤ TCA_SMALL_MAX (after sizeclass_init). */
+TCA_INLINE unsigned sizeclass_of(size_t size) { return sizeclass_by_granule[(size + TCA_MIN_ALIGN - 1) / TCA_MIN_ALIGN]; }
 TCA_INLINE size_t sizeclass_size(unsigned cls) { return sizeclass_table[cls].size; }
 
-/* Block index of a byte offset inside a slab; UINT32_MAX if it is not a block start. */
+/* Whether addr, in a slab of class cls, is where a block starts. */
+TCA_INLINE bool sizeclass_is_block_start(unsigned cls, uintptr_t addr)
+{
+    return ((addr * sizeclass_table[cls].start_mul) & sizeclass_table[cls].start_mask) == 0;
+}
+
+/* Where a slab of class cls starting at slab_start has its first block. */
+TCA_INLINE uintptr_t sizeclass_first_block(unsigned cls, uintptr_t slab_start)
+{
+    size_t size = sizeclass_table[cls].size;
+    return slab_start + (size - slab_start % size) % size;
+}
+
+/* Block index of a byte offset from a slab's first block; UINT32_MAX if it is not a block start. */
 TCA_INLINE uint32_t sizeclass_slot_of_offset(unsigned cls, size_t offset)
 {
     const struct sizeclass_info *info = &sizeclass_table[cls];
@@ -39,8 +78,26 @@ TCA_INLINE uint32_t sizeclass_slot_of_offset(unsigned cls, size_t offset)
     return (size_t)slot * info->size == offset ? slot : UINT32_MAX;
 }
 
+/* A free block carries this mark in its first 4 bytes: put there when the
+ * block is freed (or, never handed out yet, when a refill takes it from its
+ * slab) and cleared when it is handed out, so a free that finds it is most
+ * likely a double free, whatever the block's place in the caches, and takes
+ * the slow path to be sure (program data that happens to match only costs
+ * that check).  The first bytes are those a program has most likely just
+ * touched (a node's next pointer): there the mark's load and stores cost
+ * nothing measurable, where bytes 8..11 cost 3-5% on fastpath and bintree.
+ * glibc, tcmalloc and mimalloc overwrite a freed block's first word too. */
+#define BLOCK_FREE_MARK 0x7ca3e51du
+/* aligned(1): free() reads it before it knows ptr is a block start */
+typedef uint32_t __attribute__((may_alias, aligned(1))) block_mark_word;
+
+TCA_INLINE block_mark_word *block_mark(void *block) { return (block_mark_word *)block; }
+
 /* Smallest class whose blocks all satisfy alignment (≤ TCA_PAGE_SIZE) and hold size; 0 if none. */
 unsigned sizeclass_for_aligned(size_t size, size_t alignment);
 void sizeclass_init(void);
+/* miss true: every entry of sizeclass_by_size reads 0 (every small malloc
+ * misses); false: each reads its class again.  Readers meanwhile see either. */
+void sizeclass_route_to_miss(bool miss);
 
 #endif

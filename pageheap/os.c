@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -69,12 +70,14 @@ bool os_bind_preferred(void *addr, size_t size, unsigned node)
 }
 
 #if TCA_SECURE
-/* The secure build's guard pages and random slot order (arenas/secure.c). */
+/* The secure build's guard pages (arenas/secure.c). */
 bool os_protect(void *addr, size_t size, bool accessible)
 {
     return mprotect(addr, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
 }
+#endif
 
+/* Seeds: the secure build's random slot order, the heap profiler's intervals. */
 uint64_t os_random_u64(void)
 {
     uint64_t value;
@@ -83,7 +86,6 @@ uint64_t os_random_u64(void)
     memcpy(&value, (const void *)getauxval(AT_RANDOM), sizeof value);
     return value;
 }
-#endif
 
 size_t os_system_page_size(void)
 {
@@ -176,16 +178,17 @@ __attribute__((weak)) uint64_t os_clock_ms(void)
     return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 }
 
-void os_write_fd(int fd, const char *text)
+bool os_write_fd(int fd, const char *text)
 {
     size_t len = strlen(text);
     while (len) {
         ssize_t n = write(fd, text, len);
         if (n <= 0)
-            return;
+            return false;
         text += n;
         len -= (size_t)n;
     }
+    return true;
 }
 
 struct timespec os_monotonic_deadline(uint64_t ms)
@@ -253,6 +256,21 @@ bool os_move_fd(int from, int to)
 
 unsigned os_process_id(void) { return (unsigned)getpid(); }
 
+bool os_copy_file(const char *path, int fd)
+{
+    int from = open(path, O_RDONLY | O_CLOEXEC);
+    if (from < 0)
+        return false;
+    char buf[4096];
+    ssize_t n;
+    bool copied = true;
+    while (copied && (n = read(from, buf, sizeof buf)) > 0)
+        for (ssize_t done = 0, written; copied && done < n; done += written)
+            copied = (written = write(fd, buf + done, (size_t)(n - done))) > 0;
+    close(from);
+    return copied;
+}
+
 char *os_format_u64(char *buf, uint64_t value, unsigned base)
 {
     char *end = buf + 23, *p = end;
@@ -279,6 +297,15 @@ void os_fatal_pointer(const char *what, const void *ptr, size_t class_size)
     strcat(line, "\n");
     os_write_stderr(line);
     abort();
+}
+
+void os_fatal_call(const char *fn, const char *what, const void *ptr)
+{
+    char line[96];
+    strcpy(line, fn);
+    strcat(line, "(): ");
+    strcat(line, what);
+    os_fatal_pointer(line, ptr, 0);
 }
 
 void os_yield(void) { sched_yield(); }
@@ -312,3 +339,33 @@ void *os_library_open(const char *name) { return dlopen(name, RTLD_NOW | RTLD_LO
 void *os_library_symbol(void *library, const char *name) { return dlsym(library, name); }
 
 void os_library_close(void *library) { dlclose(library); }
+
+struct code_search {
+    uintptr_t address, start, end;
+    bool found, in_program;
+};
+
+static int find_code_segment(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct code_search *search = arg;
+    for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + segment->p_vaddr;
+        if (segment->p_type != PT_LOAD || !(segment->p_flags & PF_X) || search->address < start ||
+            search->address >= start + segment->p_memsz)
+            continue;
+        *search = (struct code_search){search->address, start, start + segment->p_memsz, true,
+                                       !info->dlpi_name || !info->dlpi_name[0]};
+        return 1;
+    }
+    return 0;
+}
+
+bool os_code_segment_of(const void *address, uintptr_t *start, uintptr_t *end, bool *in_program)
+{
+    struct code_search search = {.address = (uintptr_t)address};
+    dl_iterate_phdr(find_code_segment, &search);
+    *start = search.start, *end = search.end, *in_program = search.in_program;
+    return search.found;
+}

@@ -49,7 +49,8 @@ uint64_t os_clock_ms(void);
 /* CLOCK_MONOTONIC ms milliseconds from now, for pthread_cond_clockwait(). */
 struct timespec os_monotonic_deadline(uint64_t ms);
 void os_write_stderr(const char *text);
-void os_write_fd(int fd, const char *text);
+/* False when not all of text could be written. */
+bool os_write_fd(int fd, const char *text);
 /* Creates or truncates path for writing; -1 when it cannot. */
 int os_open_output(const char *path);
 void os_close(int fd);
@@ -81,8 +82,14 @@ bool os_map_private_at(void *at, size_t size);
  * from; false (from left open) when the kernel refuses. */
 bool os_move_fd(int from, int to);
 unsigned os_process_id(void);
+/* Appends the whole file at path (/proc/self/maps) to fd; false when it
+ * cannot be read or written. */
+bool os_copy_file(const char *path, int fd);
 /* "tcarena: <what> 0x<ptr>[ (size class <size>)]" on stderr, then abort(). */
 _Noreturn void os_fatal_pointer(const char *what, const void *ptr, size_t class_size);
+/* "tcarena: <fn>(): <what> 0x<ptr>" on stderr, then abort(): a bad pointer
+ * given to a function other than free names that function. */
+_Noreturn void os_fatal_call(const char *fn, const char *what, const void *ptr);
 /* Formats an unsigned number into buf (at least 24 bytes) without allocating. */
 char *os_format_u64(char *buf, uint64_t value, unsigned base);
 /* Lets another thread run (sched_yield): a spin that waits on one. */
@@ -96,6 +103,11 @@ bool os_thread_start(void *(*body)(void *), size_t stack_size, const char *name)
 void *os_library_open(const char *name);
 void *os_library_symbol(void *library, const char *name);
 void os_library_close(void *library);
+/* The executable segment [*start, *end) of the loaded object (program or
+ * shared library) whose code holds address; *in_program: that object is the
+ * program itself.  False when none does.  Takes the dynamic linker's lock:
+ * not from inside an allocation. */
+bool os_code_segment_of(const void *address, uintptr_t *start, uintptr_t *end, bool *in_program);
 
 /* sched_getcpu(), 0 when it fails. */
 unsigned os_cpu_from_kernel(void);

@@ -21,6 +21,8 @@
  * and 2 MiB aligned so the kernel can back them with huge pages where allowed. */
 #define REGION_MIN_SIZE ((size_t)64 << 20)
 #define REGION_ALIGN ((size_t)2 << 20)
+/* thp:default asks for huge pages beyond a node heap's first THP_AFTER_BYTES. */
+#define THP_AFTER_BYTES ((size_t)8 << 20)
 /* The decay purges what exceeds its allowance, split off a span's end, but
  * not in pieces smaller than this: each madvise is a system call. */
 #define PURGE_MIN_PAGES 64
@@ -51,9 +53,7 @@ static struct node_heap heaps[PAGEHEAP_NODES];
  * that fork, holding that lock, sees every heap in use. */
 static unsigned heaps_used = 1;
 
-/* Every heap's counters, from pageheap_boot(): a heap takes its own when it
- * comes into use (heap_attach_counters). */
-static struct pageheap_counters *counters;
+static struct pageheap_counters *counters; /* from pageheap_boot(); a heap's own as it comes into use */
 
 /* Shared by every node heap.  thp is set at bootstrap; purge_refused and
  * background are read without a lock; background_idle changes, and wake
@@ -68,17 +68,12 @@ static struct {
 
 static void check_heap(struct node_heap *h);
 
-static void heap_attach_counters(struct node_heap *h)
-{
-    h->counts = h->free.counts = &counters->heaps[h - heaps];
-}
-
 void pageheap_boot(enum thp_mode thp, long decay_ms, struct pageheap_counters *storage)
 {
     shared.thp = thp;
     decay_set_ms(decay_ms);
     counters = storage;
-    heap_attach_counters(&heaps[0]);
+    heaps[0].counts = heaps[0].free.counts = &storage->heaps[0];
     base_boot(&storage->metadata_bytes);
     pagemap_boot(&storage->pagemap_bytes);
 }
@@ -167,6 +162,14 @@ static struct span *grow(struct node_heap *h, size_t npages, int node)
         os_bind_preferred(memory, region, (unsigned)node);
     if (shared.thp != THP_DEFAULT)
         os_advise_huge_pages(memory, region, shared.thp == THP_ALWAYS);
+    else if (h->counts->mapped_bytes + region > THP_AFTER_BYTES) {
+        /* Past a heap's first few MiB a page fault maps 2 MiB at once: a
+         * program that touches much fresh memory takes 512 times fewer
+         * faults (each costs microseconds, more in a virtual machine), and a
+         * small program's first touches still map 8 KiB, not 2 MiB. */
+        size_t small = h->counts->mapped_bytes < THP_AFTER_BYTES ? THP_AFTER_BYTES - h->counts->mapped_bytes : 0;
+        os_advise_huge_pages((char *)memory + small, region - small, true);
+    }
     h->counts->mapped_bytes += region;
     span->start = (uintptr_t)memory;
     span->npages = region >> TCA_PAGE_SHIFT;
@@ -262,14 +265,17 @@ static size_t purge_batch_locked(struct node_heap *h, struct span *batch)
 
 /* With no background thread nobody purges once the program stops calling:
  * the pages of a mass free would stay until the next allocation, however long
- * that takes.  Beyond a cap (64 MiB, or a quarter of the pages in use when that
+ * that takes.  Beyond a cap (64 MiB, or as many pages as are in use when that
  * is more) dirty pages go back in the free that crosses it, down to three
- * quarters of the cap; below it, decay alone decides.  Per node heap: each
- * node keeps its own reserve. */
+ * quarters of the cap; below it, decay alone decides.  The cap follows the
+ * heap: a program that keeps hundreds of MiB and replaces big buffers keeps
+ * their holes for the next ones (purging them meant faulting every page
+ * again), while after a mass free little is in use and the cap is low.  Per
+ * node heap: each node keeps its own reserve. */
 static struct span *purge_beyond_cap(struct node_heap *h)
 {
     size_t in_use = h->counts->slab_pages + h->counts->large_pages;
-    size_t cap = in_use / 4 > DIRTY_CAP_MIN_PAGES ? in_use / 4 : DIRTY_CAP_MIN_PAGES;
+    size_t cap = in_use > DIRTY_CAP_MIN_PAGES ? in_use : DIRTY_CAP_MIN_PAGES;
     if (h->counts->dirty_pages <= cap || !decay_active())
         return NULL;
     return purge_take(h, cap - cap / 4);
@@ -287,26 +293,59 @@ static struct span *decay_take_due(struct node_heap *h, bool epoch_ended)
 
 /* ---- allocation ---- */
 
-/* No free span fits, but a dirty one with returned neighbours might once it
- * is returned too (spans of different kinds never merge).  Better than
- * growing while decay is on: the new block faults either way, and the heap
- * does not keep both.  decay_ms -1 asked for no madvise: it grows. */
-static struct span *find_free_by_returning(struct node_heap *h, size_t npages)
+/* Moves n pages of the listed returned span beside dirty (an unlisted dirty
+ * span) into dirty: the end of a span before it, the start of one after it.
+ * False, with nothing changed, when no span struct can be had. */
+static bool absorb_returned(struct node_heap *h, struct span *dirty, struct span *returned, size_t n)
 {
-    if (decay_ms() < 0 || __atomic_load_n(&shared.purge_refused, __ATOMIC_RELAXED))
-        return NULL;
-    for (struct span *dirty = h->free.lru.head; dirty; dirty = dirty->lru_next) {
+    bool before = returned->start < dirty->start;
+    freelists_remove(&h->free, returned);
+    struct span *taken = returned;
+    if (n < returned->npages) {
+        struct span *back = split_off(h, returned, before ? returned->npages - n : n);
+        if (!back) {
+            list_free_span(h, returned, NULL);
+            return false;
+        }
+        taken = before ? back : returned;
+        list_free_span(h, before ? returned : back, NULL);
+    }
+    struct span *low = before ? taken : dirty, *high = before ? dirty : taken;
+    pagemap_set(span_last_page(low), NULL, 0);
+    pagemap_set(high->start, NULL, 0);
+    dirty->start = low->start;
+    dirty->npages += taken->npages;
+    span_struct_recycle(h, taken);
+    return true;
+}
+
+/* No free span fits, but a dirty one does with returned pages beside it
+ * (spans of different kinds never merge).  The run is cut from the dirty
+ * span and as much of its returned neighbours as it lacks, with no madvise:
+ * the dirty pages are resident already and only the returned ones fault,
+ * where growing would fault the whole run and keep the dirty pages too.
+ * The most recently freed spans are tried first (a program that frees a big
+ * buffer and asks for another of about its size finds it at once), at most
+ * COMBINE_SCAN of them.  Returns the run listed as dirty. */
+#define COMBINE_SCAN 64
+static struct span *find_free_combining(struct node_heap *h, size_t npages)
+{
+    unsigned scanned = 0;
+    for (struct span *dirty = h->free.lru.tail; dirty && scanned++ < COMBINE_SCAN; dirty = dirty->lru_prev) {
         struct span *before = span_before(dirty), *after = span_after(dirty);
-        size_t merged = dirty->npages +
-                        (span_free_of_kind(before, dirty->node, FREE_RETURNED) ? before->npages : 0) +
-                        (span_free_of_kind(after, dirty->node, FREE_RETURNED) ? after->npages : 0);
-        if (merged < npages)
+        size_t from_before = span_free_of_kind(before, dirty->node, FREE_RETURNED) ? before->npages : 0;
+        size_t from_after = span_free_of_kind(after, dirty->node, FREE_RETURNED) ? after->npages : 0;
+        if (dirty->npages + from_before + from_after < npages)
             continue;
-        struct span *batch = NULL;
+        size_t lacking = npages - dirty->npages;
+        from_after = lacking < from_after ? lacking : from_after;
+        from_before = lacking - from_after;
+        struct span *lru_after = dirty->lru_prev;
         freelists_remove(&h->free, dirty);
-        stash_for_purge(h, dirty, &batch);
-        purge_batch_locked(h, batch);
-        return freelists_find(&h->free, npages);
+        bool whole = (!from_after || absorb_returned(h, dirty, after, from_after)) &&
+                     (!from_before || absorb_returned(h, dirty, before, from_before));
+        list_free_span(h, dirty, lru_after);
+        return whole ? dirty : NULL;
     }
     return NULL;
 }
@@ -321,7 +360,7 @@ static struct node_heap *heap_of_node(int node)
     if (TCA_UNLIKELY(index >= __atomic_load_n(&heaps_used, __ATOMIC_ACQUIRE))) {
         pthread_mutex_lock(&heaps[0].lock);
         for (unsigned joining = heaps_used; joining <= index; joining++)
-            heap_attach_counters(&heaps[joining]);
+            heaps[joining].counts = heaps[joining].free.counts = &counters->heaps[joining];
         if (index >= heaps_used)
             __atomic_store_n(&heaps_used, index + 1, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&heaps[0].lock);
@@ -341,7 +380,7 @@ struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned siz
     size_t want = npages + align_pages - 1;
     struct span *span = freelists_find(&h->free, want);
     if (!span)
-        span = find_free_by_returning(h, want);
+        span = find_free_combining(h, want);
     if (!span)
         span = grow(h, want, node);
     if (!span)

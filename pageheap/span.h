@@ -27,8 +27,12 @@ struct span {
     uint16_t nfree;            /* slabs: free blocks */
     uint8_t large_cached;      /* large runs: freed, waiting in an arena's cache (the page
                                 * heap counts it in use and never reads this) */
+    uint8_t sampled;           /* large runs: a block the heap profiler sampled; for a small
+                                * one, 1 + the class it stands for, else 1 (page heap: unread) */
     uint16_t node;             /* the node heap it belongs to; fixed for the struct's life */
     uint16_t arena_index;      /* slabs and large runs: the arena that owns it */
+    uint16_t untouched_slot;   /* slabs: the blocks from this slot on were never handed out */
+    uintptr_t blocks;          /* slabs: where the first block starts */
     uint64_t free_slots[SPAN_MAX_SLOTS / 64]; /* slabs: 1 = block free */
 };
 

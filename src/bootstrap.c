@@ -14,6 +14,7 @@
 #include "pageheap/pageheap.h"
 #include "src/live.h"
 #include "src/options.h"
+#include "src/prof.h"
 #include "tcache/tcache.h"
 
 enum { BOOT_NOT_STARTED, BOOT_DONE = 2 };
@@ -27,6 +28,7 @@ static __thread bool booting_here __attribute__((tls_model("initial-exec")));
  * structures (it is single-threaded). */
 static void fork_prepare(void)
 {
+    prof_fork_prepare();
     tcache_fork_prepare();
     arenas_fork_prepare();
     pageheap_fork_prepare();
@@ -41,6 +43,7 @@ static void fork_parent(void)
     pageheap_fork_parent();
     arenas_fork_parent();
     tcache_fork_parent();
+    prof_fork_parent();
 }
 
 static void fork_child(void)
@@ -50,6 +53,7 @@ static void fork_child(void)
     pageheap_fork_child();
     arenas_fork_child();
     tcache_fork_child();
+    prof_fork_child();
 }
 
 /* Each layer gets its settings and the storage for its counters, in the

@@ -33,32 +33,6 @@
 /* decay_ms accepts what the option accepts: -1 (never) up to an hour. */
 #define DECAY_MS_MAX 3600000
 
-enum ctl_table { TABLE_NONE, TABLE_TOTALS, TABLE_ARENA, TABLE_BIN, TABLE_OPTIONS };
-
-/* What the walk learnt on its way to a leaf. */
-struct ctl_path {
-    size_t index[2];                      /* the indices named, in order */
-    unsigned nindices;
-    const struct stats_field *field;      /* TABLE_TOTALS/ARENA/BIN leaves */
-    const struct tca_option_desc *option; /* opt.* leaves */
-};
-
-struct ctl_io {
-    void *oldp;
-    size_t *oldlenp;
-    const void *newp;
-    size_t newlen;
-};
-
-struct ctl_node {
-    const char *name;
-    int (*handler)(const struct ctl_path *path, const struct ctl_io *io); /* set on leaves */
-    const struct ctl_node *children;  /* named children, up to an entry without a name */
-    enum ctl_table table;             /* more children, from a table */
-    const struct ctl_node *indexed;   /* where a numeric component leads */
-    unsigned (*index_limit)(void);    /* indices run below this */
-};
-
 static pthread_mutex_t ctl_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static pthread_once_t ctl_fork_once = PTHREAD_ONCE_INIT;
 /* glibc mutexes are not fair: threads that refresh statistics in a loop can
@@ -74,8 +48,7 @@ static uint64_t epoch;
 
 static bool writes(const struct ctl_io *io) { return io->newp || io->newlen; }
 
-/* oldp without oldlenp is a fault; oldlenp alone asks the length. */
-static int read_value(const struct ctl_io *io, const void *value, size_t len)
+int ctl_read_value(const struct ctl_io *io, const void *value, size_t len)
 {
     if (!io->oldlenp)
         return io->oldp ? EFAULT : 0;
@@ -89,9 +62,9 @@ static int read_value(const struct ctl_io *io, const void *value, size_t len)
     return 0;
 }
 
-static int read_only(const struct ctl_io *io, const void *value, size_t len)
+int ctl_read_only(const struct ctl_io *io, const void *value, size_t len)
 {
-    return writes(io) ? EPERM : read_value(io, value, len);
+    return writes(io) ? EPERM : ctl_read_value(io, value, len);
 }
 
 /* A string copied into the caller's buffer, which must hold it with its NUL. */
@@ -109,8 +82,7 @@ static int read_only_text(const struct ctl_io *io, const char *text)
     return io->oldp && !fits ? EINVAL : 0;
 }
 
-/* Copies the new value, if any, into value; EINVAL when its length is not len. */
-static int take_new_value(const struct ctl_io *io, void *value, size_t len)
+int ctl_take_new_value(const struct ctl_io *io, void *value, size_t len)
 {
     if (!io->newp)
         return io->newlen ? EFAULT : 0;
@@ -120,8 +92,7 @@ static int take_new_value(const struct ctl_io *io, void *value, size_t len)
     return 0;
 }
 
-/* Actions (purge, flush) neither read nor write a value. */
-static bool is_plain_action(const struct ctl_io *io) { return !io->oldp && !io->oldlenp && !writes(io); }
+bool ctl_is_plain_action(const struct ctl_io *io) { return !io->oldp && !io->oldlenp && !writes(io); }
 
 /* ---- Leaves ---- */
 
@@ -129,21 +100,21 @@ static int ctl_version(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
     const char *version = TCARENA_VERSION;
-    return read_only(io, &version, sizeof version);
+    return ctl_read_only(io, &version, sizeof version);
 }
 
 static int ctl_epoch(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
     uint64_t ignored;
-    int err = take_new_value(io, &ignored, sizeof ignored);
+    int err = ctl_take_new_value(io, &ignored, sizeof ignored);
     if (err)
         return err;
     if (io->newp) {
         stats_collect(&snapshot);
         epoch++;
     }
-    return read_value(io, &epoch, sizeof epoch);
+    return ctl_read_value(io, &epoch, sizeof epoch);
 }
 
 static int ctl_stats_field(const struct ctl_path *path, const struct ctl_io *io)
@@ -154,7 +125,7 @@ static int ctl_stats_field(const struct ctl_path *path, const struct ctl_io *io)
     else if (path->nindices == 2)
         record = &snapshot.arenas[path->index[0]].bins[path->index[1]];
     uint64_t value = stats_field_value(path->field, record);
-    return read_only(io, &value, sizeof value);
+    return ctl_read_only(io, &value, sizeof value);
 }
 
 /* opt.*: bool, long, or const char * (choices and strings), as set at start-up. */
@@ -164,55 +135,55 @@ static int ctl_option(const struct ctl_path *path, const struct ctl_io *io)
     const char *text = desc->value;
     switch (desc->type) {
     case OPTION_BOOL:
-        return read_only(io, desc->value, sizeof(bool));
+        return ctl_read_only(io, desc->value, sizeof(bool));
     case OPTION_LONG:
-        return read_only(io, desc->value, sizeof(long));
+        return ctl_read_only(io, desc->value, sizeof(long));
     case OPTION_CHOICE:
         text = desc->choices[*(const long *)desc->value];
         break;
     case OPTION_STRING:
         break;
     }
-    return read_only(io, &text, sizeof text);
+    return ctl_read_only(io, &text, sizeof text);
 }
 
 static int ctl_narenas(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
     unsigned narenas = arena_count;
-    return read_only(io, &narenas, sizeof narenas);
+    return ctl_read_only(io, &narenas, sizeof narenas);
 }
 
 static int ctl_nbins(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
     unsigned nbins = STATS_NBINS;
-    return read_only(io, &nbins, sizeof nbins);
+    return ctl_read_only(io, &nbins, sizeof nbins);
 }
 
 static int ctl_page(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
     size_t page = TCA_PAGE_SIZE;
-    return read_only(io, &page, sizeof page);
+    return ctl_read_only(io, &page, sizeof page);
 }
 
 static int ctl_bin_size(const struct ctl_path *path, const struct ctl_io *io)
 {
     size_t size = sizeclass_size((unsigned)path->index[0] + 1);
-    return read_only(io, &size, sizeof size);
+    return ctl_read_only(io, &size, sizeof size);
 }
 
 static int ctl_bin_nregs(const struct ctl_path *path, const struct ctl_io *io)
 {
     uint32_t nregs = sizeclass_table[path->index[0] + 1].nslots;
-    return read_only(io, &nregs, sizeof nregs);
+    return ctl_read_only(io, &nregs, sizeof nregs);
 }
 
 static int ctl_bin_slab_size(const struct ctl_path *path, const struct ctl_io *io)
 {
     size_t bytes = (size_t)sizeclass_table[path->index[0] + 1].slab_pages << TCA_PAGE_SHIFT;
-    return read_only(io, &bytes, sizeof bytes);
+    return ctl_read_only(io, &bytes, sizeof bytes);
 }
 
 static int ctl_arena_cpus(const struct ctl_path *path, const struct ctl_io *io)
@@ -225,29 +196,29 @@ static int ctl_arena_cpus(const struct ctl_path *path, const struct ctl_io *io)
 static int ctl_arena_numa_node(const struct ctl_path *path, const struct ctl_io *io)
 {
     int node = topology_arena_numa_node((unsigned)path->index[0]);
-    return read_only(io, &node, sizeof node);
+    return ctl_read_only(io, &node, sizeof node);
 }
 
 static int ctl_thread_allocated(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
     uint64_t bytes = tcache_thread_allocated(&tcache_tls);
-    return read_only(io, &bytes, sizeof bytes);
+    return ctl_read_only(io, &bytes, sizeof bytes);
 }
 
 static int ctl_thread_deallocated(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
     uint64_t bytes = tcache_thread_deallocated(&tcache_tls);
-    return read_only(io, &bytes, sizeof bytes);
+    return ctl_read_only(io, &bytes, sizeof bytes);
 }
 
 static int ctl_thread_tcache_flush(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
-    if (!is_plain_action(io))
+    if (!ctl_is_plain_action(io))
         return EPERM;
-    tcache_flush_all(&tcache_tls);
+    tcache_flush_all(&tcache_tls, true);
     return 0;
 }
 
@@ -256,12 +227,12 @@ static int ctl_decay_ms(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
     long old_ms = decay_ms(), new_ms = old_ms;
-    int err = take_new_value(io, &new_ms, sizeof new_ms);
+    int err = ctl_take_new_value(io, &new_ms, sizeof new_ms);
     if (err)
         return err;
     if (io->newp && (new_ms < -1 || new_ms > DECAY_MS_MAX))
         return EINVAL;
-    err = read_value(io, &old_ms, sizeof old_ms);
+    err = ctl_read_value(io, &old_ms, sizeof old_ms);
     if (!err && io->newp)
         pageheap_set_decay_ms(new_ms);
     return err;
@@ -272,12 +243,12 @@ static int ctl_background_thread(const struct ctl_path *path, const struct ctl_i
 {
     (void)path;
     bool running = background_running(), start = running;
-    int err = take_new_value(io, &start, sizeof start);
+    int err = ctl_take_new_value(io, &start, sizeof start);
     if (err)
         return err;
     if (io->newp && running && !start)
         return EPERM; /* it ends with the process; decay_ms:-1 stops its work */
-    err = read_value(io, &running, sizeof running);
+    err = ctl_read_value(io, &running, sizeof running);
     if (!err && start && !running)
         background_start();
     return err;
@@ -285,7 +256,7 @@ static int ctl_background_thread(const struct ctl_path *path, const struct ctl_i
 
 static int ctl_arena_purge(const struct ctl_path *path, const struct ctl_io *io)
 {
-    if (!is_plain_action(io))
+    if (!ctl_is_plain_action(io))
         return EPERM;
     struct arena *arena = __atomic_load_n(&arena_table[path->index[0]], __ATOMIC_ACQUIRE);
     if (arena)
@@ -296,7 +267,7 @@ static int ctl_arena_purge(const struct ctl_path *path, const struct ctl_io *io)
 static int ctl_arenas_purge(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
-    if (!is_plain_action(io))
+    if (!ctl_is_plain_action(io))
         return EPERM;
     arenas_purge();
     return 0;
@@ -307,16 +278,13 @@ static int ctl_tcache_max(const struct ctl_path *path, const struct ctl_io *io)
 {
     (void)path;
     size_t max = tca_options.tcache ? TCA_SMALL_MAX : 0;
-    return read_only(io, &max, sizeof max);
+    return ctl_read_only(io, &max, sizeof max);
 }
 
 /* ---- The tree ---- */
 
 static unsigned arena_limit(void) { return arena_count; }
 static unsigned bin_limit(void) { return STATS_NBINS; }
-
-#define LEAF(name_, handler_) {.name = name_, .handler = handler_}
-#define END {0}
 
 static const struct ctl_node stats_bin_node = {.table = TABLE_BIN};
 static const struct ctl_node stats_arena_children[] = {
@@ -326,6 +294,7 @@ static const struct ctl_node stats_arena_children[] = {
 static const struct ctl_node stats_arena_node = {.children = stats_arena_children, .table = TABLE_ARENA};
 static const struct ctl_node stats_children[] = {
     {.name = "arenas", .indexed = &stats_arena_node, .index_limit = arena_limit},
+    {.name = "prof", .children = stats_prof_ctl_children},
     END,
 };
 
@@ -384,6 +353,7 @@ static const struct ctl_node root_children[] = {
     {.name = "thread", .children = thread_children},
     {.name = "tcache", .children = tcache_children},
     {.name = "opt", .table = TABLE_OPTIONS},
+    {.name = "prof", .children = prof_ctl_children},
     END,
 };
 static const struct ctl_node root = {.children = root_children};

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "arenas/transfer.h"
 #include "pageheap/base.h"
 #include "pageheap/os.h"
 #include "pageheap/pagemap.h"
@@ -177,7 +178,7 @@ bool stats_init(struct tca_stats *stats)
 
 void stats_collect(struct tca_stats *stats)
 {
-    stats->tcache_bytes = tcache_cached_bytes();
+    stats->tcache_bytes = tcache_cached_bytes() + transfer_cached_bytes();
     stats->thread_caches_known = true;
     for (unsigned i = 0; i < stats->narenas; i++) {
         struct arena_counters counts;

@@ -22,7 +22,7 @@
 #define LIVE_MAGIC 0x316576696c616374ull /* "tcalive1" */
 /* Bump when any struct of the page changes: the header, or a layer's counters. */
 #define LIVE_LAYOUT_VERSION 1
-#define LIVE_MAX_OPTIONS 16
+#define LIVE_MAX_OPTIONS 24
 
 struct live_option {
     char name[32];

@@ -10,6 +10,7 @@
 #include "src/background.h"
 #include "src/bootstrap.h"
 #include "src/options.h"
+#include "src/prof.h"
 #include "src/report.h"
 #include "tcache/tcache.h"
 #include "tcarena.h"
@@ -20,6 +21,29 @@ static void *fail_nomem(void)
     return NULL;
 }
 
+/* A page run from the arena of the CPU, counted for the thread; NULL when out of memory. */
+static void *alloc_run(size_t size, size_t alignment, bool zero)
+{
+    void *block = arena_alloc_large(arena_current(), size, alignment, zero);
+    if (block) /* The run may be a little longer than asked (a cached one): count it all. */
+        tcache_count_uncached(pagemap_span_of(block)->npages << TCA_PAGE_SHIFT, 0);
+    return block;
+}
+
+/* A block the heap profiler samples (src/prof.h): a run of its own, even for
+ * a small size (cls: the class it stands for, else 0), marked so that its
+ * free finds the sample.  Called last by the entry point, so that its return
+ * address is the program's call site (prof_record starts the stack there). */
+static TCA_NOINLINE void *alloc_sampled(size_t size, size_t alignment, bool zero, unsigned cls)
+{
+    void *block = alloc_run(size, alignment, zero);
+    if (!block)
+        return fail_nomem();
+    large_mark_sampled(pagemap_span_of(block), cls);
+    prof_record(block, size, __builtin_return_address(0));
+    return block;
+}
+
 /* Blocks above TCA_SMALL_MAX, or aligned beyond what a slab guarantees. */
 static TCA_NOINLINE void *alloc_large(size_t size, size_t alignment, bool zero)
 {
@@ -27,28 +51,49 @@ static TCA_NOINLINE void *alloc_large(size_t size, size_t alignment, bool zero)
         return fail_nomem();
     if (!tca_bootstrap())
         return fail_nomem();
-    void *block = arena_alloc_large(arena_current(), size, alignment, zero);
-    if (!block)
-        return fail_nomem();
-    /* The run may be a little longer than asked (a cached one): count it all. */
-    tcache_count_uncached(pagemap_span_of(block)->npages << TCA_PAGE_SHIFT, 0);
-    return block;
+    if (prof_is_sampling() && prof_sample_due(size))
+        return alloc_sampled(size, alignment, zero, 0);
+    void *block = alloc_run(size, alignment, zero);
+    return block ? block : fail_nomem();
 }
 
-/* The thread cache's miss path: the first allocation of the process lands
- * here (the class table reads 0 until then), so this is where the allocator
- * boots before the cache's slow path runs. */
-static TCA_NOINLINE void *malloc_miss(size_t size)
+/* A small malloc whose thread ran out of its countdown. */
+static TCA_NOINLINE void *malloc_countdown_out(size_t size)
+{
+    unsigned cls = sizeclass_of(size);
+    if (prof_countdown_expired(size))
+        return alloc_sampled(size, 0, false, cls);
+    return tcache_alloc(cls, size, tcache_alloc_slow);
+}
+
+/* The first allocation of the process misses (the class table reads 0 until
+ * bootstrap), so this is where the allocator boots before the thread
+ * cache's slow path runs. */
+static TCA_NOINLINE void *malloc_refill(size_t size)
 {
     if (!tca_bootstrap())
         return fail_nomem();
     return tcache_alloc_slow(size);
 }
 
+/* The thread cache's miss path.  While the heap profiler samples, the class
+ * table reads 0 for every size and every small malloc comes here: the
+ * countdown, then the pop the fast path would have made, in a function with
+ * no frame of its own (what needs one is in the functions it jumps to). */
+static TCA_NOINLINE void *malloc_miss(size_t size)
+{
+    if (prof_is_sampling()) { /* which it does on a booted allocator only */
+        if (prof_countdown_ran_out(size))
+            return malloc_countdown_out(size);
+        return tcache_alloc(sizeclass_of(size), size, tcache_alloc_slow);
+    }
+    return malloc_refill(size);
+}
+
 TCA_EXPORT void *malloc(size_t size)
 {
     if (TCA_LIKELY(size <= TCA_SMALL_MAX))
-        return tcache_alloc(sizeclass_of(size), size, malloc_miss);
+        return tcache_alloc(sizeclass_for_fast_path(size), size, malloc_miss);
     return alloc_large(size, 0, false);
 }
 
@@ -63,7 +108,9 @@ static TCA_NOINLINE void free_slow(void *ptr)
         tcache_free_slow(ptr, cls);
         return;
     }
-    struct span *span = large_span_of(ptr);
+    struct span *span = large_span_of(ptr, "free");
+    if (large_is_sampled(span))
+        prof_forget(ptr);
     tcache_count_uncached(0, span->npages << TCA_PAGE_SHIFT);
     arena_free_large(span);
 }
@@ -80,13 +127,20 @@ TCA_EXPORT void free(void *ptr)
     free_slow(ptr);
 }
 
-/* Usable size of one of our blocks; aborts on a pointer that is not one. */
-static size_t block_usable_size(const void *ptr)
+/* Usable size of one of our blocks; aborts on a pointer that is not one,
+ * naming the function it was given to (fn). */
+static size_t block_usable_size(const void *ptr, const char *fn)
 {
     unsigned cls = pagemap_class_of(ptr);
-    if (cls)
+    if (cls) {
+        if (!sizeclass_is_block_start(cls, (uintptr_t)ptr))
+            os_fatal_call(fn, "invalid pointer", ptr);
         return sizeclass_size(cls);
-    return large_span_of(ptr)->npages << TCA_PAGE_SHIFT;
+    }
+    struct span *span = large_span_of(ptr, fn);
+    /* A sampled small block: what it stands for, so realloc treats it as one. */
+    cls = large_sampled_class(span);
+    return cls ? sizeclass_size(cls) : span->npages << TCA_PAGE_SHIFT;
 }
 
 /* Any alignment that is a power of two. */
@@ -99,6 +153,8 @@ static void *alloc_aligned(size_t alignment, size_t size)
     if (!tca_bootstrap())
         return fail_nomem();
     unsigned cls = sizeclass_for_aligned(size, alignment);
+    if (cls && prof_is_sampling() && prof_sample_due(size))
+        return alloc_sampled(size, alignment, false, cls);
     if (cls)
         return tcache_alloc(cls, sizeclass_size(cls), tcache_alloc_slow); /* booted above */
     return alloc_large(size, alignment, false);
@@ -126,7 +182,7 @@ TCA_EXPORT void *realloc(void *ptr, size_t size)
         free(ptr);
         return NULL;
     }
-    size_t usable = block_usable_size(ptr);
+    size_t usable = block_usable_size(ptr, "realloc");
     /* Stay in place while the block fits and is not more than twice too big
      * (for small sizes: while the new size maps to the same class). */
     if (size <= usable && (usable <= TCA_SMALL_MAX ? sizeclass_of(size) == sizeclass_of(usable) : size > usable / 2))
@@ -192,7 +248,7 @@ TCA_EXPORT void *pvalloc(size_t size)
     return alloc_aligned(page, size ? tca_align_up(size, page) : page);
 }
 
-TCA_EXPORT size_t malloc_usable_size(void *ptr) { return ptr ? block_usable_size(ptr) : 0; }
+TCA_EXPORT size_t malloc_usable_size(void *ptr) { return ptr ? block_usable_size(ptr, "malloc_usable_size") : 0; }
 
 TCA_EXPORT void free_sized(void *ptr, size_t size)
 {
@@ -225,7 +281,10 @@ TCA_ALIAS(tca_free_sized, free_sized);
 TCA_ALIAS(tca_free_aligned_sized, free_aligned_sized);
 TCA_ALIAS(tca_aligned_alloc, aligned_alloc);
 
-TCA_EXPORT size_t tca_malloc_usable_size(const void *ptr) { return ptr ? block_usable_size(ptr) : 0; }
+TCA_EXPORT size_t tca_malloc_usable_size(const void *ptr)
+{
+    return ptr ? block_usable_size(ptr, "tca_malloc_usable_size") : 0;
+}
 
 /* glibc's name for "give free memory back to the OS now".  Our caller's thread
  * cache goes back to the slabs first (other threads' caches are theirs alone),
@@ -236,15 +295,16 @@ TCA_EXPORT int malloc_trim(size_t pad)
     (void)pad;
     if (!tca_bootstrap())
         return 0;
-    tcache_flush_all(&tcache_tls);
+    tcache_flush_all(&tcache_tls, true);
     return arenas_purge() != 0;
 }
 
-/* The allocator otherwise starts at the first allocation.  Two options need it
- * at load, before main(), and only when TCARENA_CONF names them, so other
+/* The allocator otherwise starts at the first allocation.  Three options need
+ * it at load, before main(), and only when TCARENA_CONF names them, so other
  * processes keep starting for free: stats_print, whose exit report a program
- * that never allocates (true(1)) would miss, and background_thread, which
- * must not be created inside an allocation (see background.h).  The names
+ * that never allocates (true(1)) would miss, background_thread, which must
+ * not be created inside an allocation (see background.h), and prof, whose
+ * unwinder is loaded and set up outside any allocation (prof.c).  The names
  * are looked for without their colon, which may follow blanks; a stats_file
  * that holds one only starts the allocator at load.  Here, with the entry
  * points: a program linked with the static library gets every object that
@@ -252,10 +312,14 @@ TCA_EXPORT int malloc_trim(size_t pad)
 __attribute__((constructor)) static void start_when_asked(void)
 {
     const char *conf = options_environment();
-    if (!conf || !(strstr(conf, "stats_print") || strstr(conf, "background_thread")) || !tca_bootstrap())
+    if (!conf || !(strstr(conf, "stats_print") || strstr(conf, "background_thread") || strstr(conf, "prof")) ||
+        !tca_bootstrap())
         return;
     if (tca_options.stats_print)
         report_at_exit();
     if (tca_options.background_thread)
         background_start();
+    prof_start();
+    if (tca_options.prof && tca_options.prof_leak)
+        report_leaks_at_exit();
 }

@@ -22,6 +22,10 @@ struct tca_options tca_options = {
     .thp = THP_DEFAULT,
     .stats_print = false,
     .stats_format = STATS_TEXT,
+    .prof = false,
+    .prof_active = true,
+    .prof_sample = (long)1 << 19,
+    .prof_leak = false,
 };
 
 static const char *const thp_names[] = {
@@ -44,6 +48,11 @@ const struct tca_option_desc tca_option_descs[] = {
     {"stats_format", OPTION_CHOICE, &tca_options.stats_format, 0, 0, stats_format_names},
     {"stats_file", OPTION_STRING, tca_options.stats_file, 0, sizeof tca_options.stats_file - 1, NULL},
     {"stats_pid", OPTION_LONG, &tca_options.stats_pid, 0, 99999999, NULL},
+    {"prof", OPTION_BOOL, &tca_options.prof, 0, 1, bool_words},
+    {"prof_active", OPTION_BOOL, &tca_options.prof_active, 0, 1, bool_words},
+    {"prof_sample", OPTION_LONG, &tca_options.prof_sample, 1, (long)1 << 40, NULL},
+    {"prof_leak", OPTION_BOOL, &tca_options.prof_leak, 0, 1, bool_words},
+    {"prof_leak_file", OPTION_STRING, tca_options.prof_leak_file, 0, sizeof tca_options.prof_leak_file - 1, NULL},
 };
 const unsigned tca_option_count = sizeof tca_option_descs / sizeof tca_option_descs[0];
 
@@ -234,7 +243,7 @@ static void line_current(struct line *line, const struct tca_option_desc *desc)
     else if (text[0])
         line_quote(line, (struct piece){text, strlen(text)});
     else
-        line_str(line, "stderr"); /* the one string option, stats_file */
+        line_str(line, desc->value == tca_options.stats_file ? "stderr" : "the default");
 }
 
 /* "NAME: "VALUE" is not a number (0..1024), keeping 0": before and after

@@ -18,8 +18,14 @@ struct tca_options {
     bool stats_print;        /* print statistics at exit */
     long stats_format;       /* enum tca_stats_format */
     char stats_file[256];    /* where stats_print writes ("" = stderr) */
-    long stats_pid;          /* only this process prints (0: any); tcarena run sets it so
-                              * that the program's children (and wrappers') stay quiet */
+    long stats_pid;          /* only this process writes its reports at exit (0: any): the
+                              * statistics and the leak profile; tcarena run sets it so that
+                              * the program's children (and wrappers') stay quiet */
+    bool prof;               /* the heap profiler may sample (its unwinder is loaded at start) */
+    bool prof_active;        /* sampling runs from the start (with prof) */
+    long prof_sample;        /* mean bytes allocated between two samples */
+    bool prof_leak;          /* write a profile of what is still allocated at exit */
+    char prof_leak_file[256]; /* where ("" = tcarena.PID.leaks.heap); "%p": the process id */
 };
 
 extern struct tca_options tca_options;

@@ -1,19 +1,23 @@
-/* Printing the statistics: tca_stats_print, and the report at exit (option
- * stats_print), printed once, in stats_format, to stats_file or stderr, by
- * the process stats_pid names.  The report reaches the operator whatever the
- * program did with its stderr since start-up (it goes to a duplicate taken
- * at load), and whatever its exit() interrupted (it takes no lock).  A
- * process killed by a signal it does not handle runs no exit code and prints
- * nothing: read such a process while it runs (tcarena stats --pid). */
+/* Printing the statistics (tca_stats_print), and the reports at exit, written
+ * by the process stats_pid names: the statistics (option stats_print), once,
+ * in stats_format, to stats_file or stderr; the heap profile of what is still
+ * allocated (option prof_leak), to prof_leak_file.  The statistics reach the
+ * operator whatever the program did with its stderr since start-up (they go
+ * to a duplicate taken at load), and whatever its exit() interrupted (they
+ * are read without a lock).  A process killed by a signal it does not handle
+ * runs no exit code and prints nothing: read such a process while it runs
+ * (tcarena stats --pid). */
 #include "src/report.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arenas/transfer.h"
 #include "pageheap/os.h"
 #include "src/ctl.h"
 #include "src/options.h"
+#include "src/prof.h"
 #include "src/stats_print.h"
 #include "tcache/tcache.h"
 #include "tcarena.h"
@@ -46,9 +50,9 @@ void tca_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, con
 __typeof__(tca_stats_print) malloc_stats_print __attribute__((alias("tca_stats_print"), visibility("default")));
 #endif
 
-/* stderr as it was when the report was registered, at load: a program may
- * close its standard streams before exit (coreutils do), and another file
- * may take the number then.  -1 when stderr was not open. */
+/* stderr as it was when the statistics report was registered, at load: a
+ * program may close its standard streams before exit (coreutils do), and
+ * another file may take the number then.  -1 when stderr was not open. */
 static int report_fd = -1;
 static struct os_file_id report_file;
 
@@ -61,11 +65,10 @@ static int stderr_at_load(void)
     return same ? report_fd : 2;
 }
 
-/* stats_file with each "%p" replaced by the process id, so that the children
- * of a program run under tcarena do not overwrite its report. */
-static void stats_file_path(char *path, size_t len)
+/* A file option's value with each "%p" replaced by the process id, so that
+ * the children of a program run under tcarena do not overwrite its report. */
+static void report_path(const char *from, char *path, size_t len)
 {
-    const char *from = tca_options.stats_file;
     size_t used = 0;
     char digits[24];
     for (; *from && used + 1 < len; from++) {
@@ -84,23 +87,31 @@ static void stats_file_path(char *path, size_t len)
 /* "tcarena: stats_file "PATH": No such file or directory; printing to stderr".
  * strerrordesc_np: the English text, with no locale to load (strerror may
  * allocate for a translation). */
-static void report_unopenable(const char *path, int error)
+static void report_unwritable(const char *option, const char *path, int error, const char *consequence)
 {
     char line[sizeof tca_options.stats_file * 5 + 128], digits[24];
     const char *reason = strerrordesc_np(error);
-    strcpy(line, "tcarena: stats_file \"");
+    strcpy(line, "tcarena: ");
+    strcat(line, option);
+    strcat(line, " \"");
     strcat(line, path);
     strcat(line, "\": ");
     if (reason)
         strcat(line, reason);
     else
         strcat(strcat(line, "error "), os_format_u64(digits, (unsigned)error, 10));
-    strcat(line, "; printing to stderr\n");
+    strcat(line, consequence);
     os_write_fd(stderr_at_load(), line);
 }
 
-/* The report's snapshot, made when it is registered: at exit nothing may
- * wait for a lock (below). */
+/* Whether this process writes its reports: stats_pid names it, or nobody. */
+static bool reports_here(void) { return !tca_options.stats_pid || (unsigned)tca_options.stats_pid == os_process_id(); }
+
+/* each 2-character "%p" may become 10 digits */
+#define REPORT_PATH_MAX (sizeof tca_options.stats_file * 5)
+
+/* The statistics report's snapshot, made when it is registered: at exit
+ * nothing may wait for a lock (below). */
 static struct tca_stats report_stats;
 
 /* exit() may run in a SIGTERM handler that interrupted this very thread in a
@@ -111,24 +122,40 @@ static void read_at_exit(void)
 {
     stats_read_page(live_self(), &report_stats);
     report_stats.thread_caches_known = tcache_cached_bytes_try(&report_stats.tcache_bytes);
+    report_stats.tcache_bytes += transfer_cached_bytes();
 }
 
 static void print_at_exit(void)
 {
-    if (tca_options.stats_pid && (unsigned)tca_options.stats_pid != os_process_id())
+    if (!reports_here())
         return;
     static const char *const format_opts[] = {[STATS_TEXT] = "", [STATS_JSON] = "J", [STATS_PROMETHEUS] = "P"};
-    char path[sizeof tca_options.stats_file * 5]; /* each 2-character "%p" may become 10 digits */
-    stats_file_path(path, sizeof path);
+    char path[REPORT_PATH_MAX];
+    report_path(tca_options.stats_file, path, sizeof path);
     int fd = path[0] ? os_open_output(path) : -1;
     if (path[0] && fd < 0)
-        report_unopenable(path, errno);
+        report_unwritable("stats_file", path, errno, "; printing to stderr\n");
     read_at_exit();
     stats_print(&report_stats, 1, write_fd, (void *)(intptr_t)(fd >= 0 ? fd : stderr_at_load()),
                 format_opts[tca_options.stats_format]);
     if (fd >= 0)
         os_close(fd);
 }
+
+/* The profile of what is still allocated at exit, to prof_leak_file. */
+static void write_leaks_at_exit(void)
+{
+    if (!reports_here())
+        return;
+    char path[REPORT_PATH_MAX];
+    report_path(tca_options.prof_leak_file[0] ? tca_options.prof_leak_file : "tcarena.%p.leaks.heap", path,
+                sizeof path);
+    int error = prof_dump(path);
+    if (error && error != ENOENT)
+        report_unwritable("prof_leak_file", path, error, "; no leak profile\n");
+}
+
+void report_leaks_at_exit(void) { atexit(write_leaks_at_exit); }
 
 void report_at_exit(void)
 {

@@ -110,7 +110,7 @@ const struct stats_field stats_total_fields[] = {
     FIELD(tca_stats, mapped, FIELD_BYTES, "Bytes mapped from the OS"),
     FIELD(tca_stats, returned, FIELD_BYTES, "Bytes returned to the OS (or never touched) and still mapped"),
     {"tcache_bytes", (uint16_t)offsetof(struct tca_stats, tcache_bytes), FIELD_BYTES,
-     "Bytes in blocks parked in thread caches", true},
+     "Bytes in blocks parked in thread caches and the transfer caches between them", true},
     FIELD(tca_stats, heap_free, FIELD_BYTES, "Bytes in free page-heap spans"),
     FIELD(tca_stats, heap_dirty, FIELD_BYTES, "Bytes in free page-heap spans not returned: the part of heap_free in RAM"),
 };

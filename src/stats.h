@@ -51,7 +51,7 @@ struct tca_stats {
     size_t resident;     /* bytes that may be in RAM: active + dirty + metadata */
     size_t mapped;       /* bytes mapped from the OS */
     size_t returned;     /* bytes given back with madvise and still mapped */
-    size_t tcache_bytes; /* bytes in blocks parked in thread caches (part of allocated) */
+    size_t tcache_bytes; /* bytes in blocks parked in thread and transfer caches (part of allocated) */
     size_t heap_free;    /* bytes in free page-heap spans, held by no arena */
     size_t heap_dirty;   /* the part of heap_free not returned and once used */
     /* Thread caches are thread-local: a reading from outside the process

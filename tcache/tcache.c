@@ -62,6 +62,8 @@ static bool tcache_activate(struct tcache *cache)
         void **end = memory + bin_offset[cls + 1];
         cache->full[cls] = end - sizeclass_table[cls].tcache_cap;
         cache->head[cls] = cache->low_water[cls] = end;
+        cache->start_mul[cls] = sizeclass_table[cls].start_mul;
+        cache->start_mask[cls] = sizeclass_table[cls].start_mask;
     }
     pthread_mutex_lock(&registry_lock);
     cache->next = registry;
@@ -104,13 +106,18 @@ unsigned tcache_bin_count(const struct tcache *cache, unsigned cls)
     return (unsigned)(bin_end(cache, cls) - cache->head[cls]);
 }
 
-/* The oldest blocks lie deepest, just below the end.  They reach their slabs
- * (where other threads may take them again) while still inside [head, end):
- * flush_seq is odd until they are out, so that caches_hold does not find them. */
-static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n)
+/* The oldest blocks lie deepest, just below the end.  They reach the
+ * transfer cache or their slabs (where other threads may take them again)
+ * while still inside [head, end): flush_seq is odd until they are out, so
+ * that caches_hold does not find them.  to_slabs: past the transfer cache. */
+static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n, bool to_slabs)
 {
     __atomic_store_n(&cache->flush_seq, cache->flush_seq + 1, __ATOMIC_RELEASE);
-    arena_flush(cls, bin_end(cache, cls) - n, n);
+    void **oldest = bin_end(cache, cls) - n;
+    if (to_slabs)
+        arena_flush(cls, oldest, n);
+    else
+        arena_give_back(arena_current(), cls, oldest, n);
     cache->nflushed[cls] += n;
     memmove(cache->head[cls] + n, cache->head[cls], (tcache_bin_count(cache, cls) - n) * sizeof(void *));
     cache->head[cls] += n;
@@ -120,19 +127,19 @@ static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n)
 }
 
 /* A full bin doubles its capacity, up to the class's maximum, instead of
- * flushing, when the thread allocated at least a bin's worth of the class
- * since the bin last overflowed: it frees and allocates again in batches
- * bigger than the bin (a request's objects, a tree torn down and rebuilt),
- * and the batch then stays in the cache.  A thread that only frees (blocks
- * another thread allocated) keeps its bin small and flushes.  False when the
- * bin does not grow. */
+ * flushing, when the thread refilled at least half a bin of the class since
+ * the bin last overflowed: it frees and allocates again in batches bigger
+ * than the bin (a request's objects, a tree torn down and rebuilt), and the
+ * batch then stays in the cache.  A thread that only frees (blocks another
+ * thread allocated) never refills, keeps its bin small and flushes.  False
+ * when the bin does not grow. */
 static bool bin_grow(struct tcache *cache, unsigned cls)
 {
     void **start = cache->slot_memory + bin_offset[cls];
     unsigned room = (unsigned)(cache->full[cls] - start), capacity = tcache_bin_capacity(cache, cls);
-    uint64_t allocated = cache->nmalloc[cls] - cache->nmalloc_at_overflow[cls];
-    cache->nmalloc_at_overflow[cls] = cache->nmalloc[cls];
-    if (!room || allocated < capacity)
+    uint64_t refilled = cache->nrefilled[cls] - cache->nrefilled_at_overflow[cls];
+    cache->nrefilled_at_overflow[cls] = cache->nrefilled[cls];
+    if (!room || refilled < capacity / 2)
         return false;
     cache->full[cls] -= capacity < room ? capacity : room;
     return true;
@@ -147,7 +154,7 @@ static void tcache_gc_step(struct tcache *cache)
     cache->gc_next_class = (uint16_t)(cls + 1 < TCA_NCLASSES ? cls + 1 : 1);
     unsigned unused = (unsigned)(bin_end(cache, cls) - cache->low_water[cls]);
     if (unused) {
-        bin_flush_oldest(cache, cls, unused - unused / 4);
+        bin_flush_oldest(cache, cls, unused - unused / 4, false);
         unsigned capacity = tcache_bin_capacity(cache, cls) / 2, held = tcache_bin_count(cache, cls);
         if (capacity < held)
             capacity = held;
@@ -174,7 +181,7 @@ void *tcache_alloc_slow(size_t size)
         if (arena_refill(arena_current(), cls, &block, 1) == 0)
             goto out_of_memory;
         cache->uncached_allocated += sizeclass_size(cls);
-        *tcache_block_mark(block) = 0;
+        *block_mark(block) = 0;
         return block;
     }
     void **end = bin_end(cache, cls);
@@ -194,9 +201,8 @@ void *tcache_alloc_slow(size_t size)
      * GC step: count all of it as used until the next step, so that further
      * pops stay on the fast path. */
     cache->low_water[cls] = end;
-    cache->nmalloc[cls]++;
     block = *cache->head[cls]++;
-    *tcache_block_mark(block) = 0;
+    *block_mark(block) = 0;
     return block;
 
 out_of_memory:
@@ -250,13 +256,20 @@ void tcache_check_free(void *ptr, unsigned cls)
         os_fatal_pointer("double free of", ptr, sizeclass_size(cls));
 }
 
+_Noreturn void tcache_free_not_block(unsigned cls)
+{
+    os_fatal_pointer("free(): invalid pointer", *tcache_tls.head[cls], 0);
+}
+
 void tcache_free_slow(void *ptr, unsigned cls)
 {
-    if (TCA_CHECKED || *tcache_block_mark(ptr) == TCACHE_FREE_MARK)
+    if (!sizeclass_is_block_start(cls, (uintptr_t)ptr))
+        os_fatal_pointer("free(): invalid pointer", ptr, 0);
+    if (TCA_CHECKED || *block_mark(ptr) == BLOCK_FREE_MARK)
         tcache_check_free(ptr, cls);
     /* The secure build's quarantine keeps a mark of its own in that word. */
     if (!TCA_SECURE)
-        *tcache_block_mark(ptr) = TCACHE_FREE_MARK;
+        *block_mark(ptr) = BLOCK_FREE_MARK;
     struct tcache *cache = &tcache_tls;
     bool first_call = cache->state == TCACHE_UNINIT;
     if (first_call)
@@ -275,18 +288,18 @@ void tcache_free_slow(void *ptr, unsigned cls)
         slow_event(cache);
         unsigned capacity = tcache_bin_capacity(cache, cls);
         if (cache->head[cls] == cache->full[cls] && !bin_grow(cache, cls))
-            bin_flush_oldest(cache, cls, capacity - capacity / 2);
+            bin_flush_oldest(cache, cls, capacity - capacity / 2, false);
     }
     *--cache->head[cls] = ptr;
 }
 
-void tcache_flush_all(struct tcache *cache)
+void tcache_flush_all(struct tcache *cache, bool to_slabs)
 {
     if (cache->state != TCACHE_ACTIVE)
         return;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
         if (tcache_bin_count(cache, cls))
-            bin_flush_oldest(cache, cls, tcache_bin_count(cache, cls));
+            bin_flush_oldest(cache, cls, tcache_bin_count(cache, cls), to_slabs);
 }
 
 /* Thread exit: give everything back and leave the cache in bypass mode, so
@@ -294,7 +307,7 @@ void tcache_flush_all(struct tcache *cache)
 static void tcache_thread_exit(void *arg)
 {
     struct tcache *cache = arg;
-    tcache_flush_all(cache);
+    tcache_flush_all(cache, false);
     void **memory = cache->slot_memory;
     pthread_mutex_lock(&registry_lock);
     if (cache->prev)
@@ -312,10 +325,9 @@ static void tcache_thread_exit(void *arg)
     memset(cache->head, 0, sizeof cache->head);
     memset(cache->low_water, 0, sizeof cache->low_water);
     memset(cache->full, 0, sizeof cache->full);
-    memset(cache->nmalloc, 0, sizeof cache->nmalloc);
     memset(cache->nrefilled, 0, sizeof cache->nrefilled);
     memset(cache->nflushed, 0, sizeof cache->nflushed);
-    memset(cache->nmalloc_at_overflow, 0, sizeof cache->nmalloc_at_overflow);
+    memset(cache->nrefilled_at_overflow, 0, sizeof cache->nrefilled_at_overflow);
     cache->slot_memory = NULL;
     cache->state = TCACHE_BYPASS;
 }
@@ -325,18 +337,16 @@ uint64_t tcache_thread_allocated(const struct tcache *cache)
     uint64_t bytes = cache->uncached_allocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += cache->nmalloc[cls] * sizeclass_size(cls);
+            bytes += cache->nrefilled[cls] * sizeclass_size(cls);
     return bytes;
 }
 
-/* Each block pushed was freed here: pushes = held now - refilled + popped + flushed. */
 uint64_t tcache_thread_deallocated(const struct tcache *cache)
 {
     uint64_t bytes = cache->uncached_deallocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += (tcache_bin_count(cache, cls) - cache->nrefilled[cls] + cache->nmalloc[cls] +
-                      cache->nflushed[cls]) * sizeclass_size(cls);
+            bytes += cache->nflushed[cls] * sizeclass_size(cls);
     return bytes;
 }
 

@@ -24,10 +24,15 @@ struct tcache {
     void **low_water[TCA_NCLASSES]; /* [low_water, end) sat unused since the last GC step (end:
                                      * the bin was drained past the mark; pops trap once) */
     void **full[TCA_NCLASSES];      /* head at capacity: the stack's first slot */
-    uint64_t nmalloc[TCA_NCLASSES]; /* blocks handed out: the one counter on a fast path */
-    /* Slow-path counts from which thread.allocated and thread.deallocated follow. */
+    /* sizeclass_table's start_mul and start_mask, copied here so that free()'s
+     * block-start test reads them %fs-relative like the bins (a global table
+     * costs one more instruction for its address). */
+    uint64_t start_mul[TCA_NCLASSES], start_mask[TCA_NCLASSES];
+    /* Blocks the bins took from the arenas and gave back: no fast path counts
+     * (a counter would cost the pair one instruction); thread.allocated and
+     * thread.deallocated follow from these. */
     uint64_t nrefilled[TCA_NCLASSES], nflushed[TCA_NCLASSES];
-    uint64_t nmalloc_at_overflow[TCA_NCLASSES]; /* nmalloc when the bin last overflowed */
+    uint64_t nrefilled_at_overflow[TCA_NCLASSES]; /* nrefilled when the bin last overflowed */
     uint64_t uncached_allocated, uncached_deallocated; /* bytes: large, or no cache */
     uint8_t state;
     uint8_t registered;
@@ -64,20 +69,9 @@ void *tcache_alloc_slow(size_t size);
 void tcache_free_slow(void *ptr, unsigned cls);
 /* Aborts when ptr (class cls, being freed) is free already or no block start. */
 void tcache_check_free(void *ptr, unsigned cls);
-
-/* A free block carries this mark in its first 4 bytes: put there when the
- * block is freed and cleared when it is handed out, so a free that finds it
- * is most likely a double free, whatever the block's place in the bins, and
- * takes the slow path to be sure (program data that happens to match only
- * costs that check).  The first bytes are those a program has most likely
- * just touched (a node's next pointer): there the mark's load and stores cost
- * nothing measurable, where bytes 8..11 cost 3-5% on fastpath and bintree.
- * glibc, tcmalloc and mimalloc overwrite a freed block's first word too. */
-#define TCACHE_FREE_MARK 0x7ca3e51du
-/* aligned(1): free() reads it before it knows ptr is a block start */
-typedef uint32_t __attribute__((may_alias, aligned(1))) tcache_mark_word;
-
-TCA_INLINE tcache_mark_word *tcache_block_mark(void *block) { return (tcache_mark_word *)block; }
+/* free()'s fast path pushed a pointer that is no block start onto bin cls:
+ * aborts naming it. */
+_Noreturn void tcache_free_not_block(unsigned cls);
 
 /* Hides from the compiler that cache did not change, so that it folds the
  * class index into every access to a bin field (%fs:off(cache,cls,8))
@@ -98,31 +92,35 @@ TCA_INLINE void *tcache_alloc(unsigned cls, size_t size, void *(*miss)(size_t si
         return miss(size);
     TCACHE_FOLD_ADDRESSES(cache);
     cache->head[cls]++;
-    TCACHE_FOLD_ADDRESSES(cache);
-    cache->nmalloc[cls]++;
     void *block = *head;
-    *tcache_block_mark(block) = 0;
+    *block_mark(block) = 0;
     return block;
 }
 
 /* cls: the block's class from the pagemap.  False when the block must take the
  * slow path: its bin is full, or cls is 0 (bin 0 is never set up: its head
  * and full both stay NULL), or the cache is not set up yet (every bin reads
- * NULL), or ptr carries the free mark. */
+ * NULL), or ptr carries the free mark.  A pointer into a block that is not
+ * its start aborts at once (sizeclass.h has the arithmetic); the test comes
+ * last, after the push, where it needs no copy of ptr: the process ends
+ * there, so what the push did no longer matters. */
 TCA_INLINE bool tcache_free(void *ptr, unsigned cls)
 {
     tcache_view *cache = tcache_self();
     void **head = cache->head[cls];
     TCACHE_FOLD_ADDRESSES(cache);
-    if (TCA_UNLIKELY(head == cache->full[cls] || *tcache_block_mark(ptr) == TCACHE_FREE_MARK))
+    if (TCA_UNLIKELY(head == cache->full[cls] || *block_mark(ptr) == BLOCK_FREE_MARK))
         return false;
 #if TCA_CHECKED
     tcache_check_free(ptr, cls);
 #endif
-    *tcache_block_mark(ptr) = TCACHE_FREE_MARK;
+    *block_mark(ptr) = BLOCK_FREE_MARK;
     head[-1] = ptr;
     TCACHE_FOLD_ADDRESSES(cache);
     cache->head[cls]--;
+    TCACHE_FOLD_ADDRESSES(cache);
+    if (TCA_UNLIKELY(((uintptr_t)ptr * cache->start_mul[cls]) & cache->start_mask[cls]))
+        tcache_free_not_block(cls);
     return true;
 }
 
@@ -131,10 +129,14 @@ TCA_INLINE bool tcache_free(void *ptr, unsigned cls)
  * frees overflow it; GC shrinks it again. */
 unsigned tcache_bin_count(const struct tcache *cache, unsigned cls);
 unsigned tcache_bin_capacity(const struct tcache *cache, unsigned cls);
-/* Returns every cached block to the arenas (thread.tcache.flush, thread exit). */
-void tcache_flush_all(struct tcache *cache);
-/* Bytes this thread has allocated and freed (thread.allocated / thread.deallocated);
- * cache is the caller's own. */
+/* Returns every cached block to the arenas: at thread exit through the
+ * transfer caches, where the next thread finds them; to_slabs, past them, for
+ * thread.tcache.flush and malloc_trim, after which statistics are exact. */
+void tcache_flush_all(struct tcache *cache, bool to_slabs);
+/* thread.allocated / thread.deallocated: the bytes of blocks this thread's
+ * cache took from the arenas and gave back to them, and of the allocations
+ * and frees that bypassed it (large blocks, a thread without a cache).  A
+ * block recycled inside the cache counts once; cache is the caller's own. */
 uint64_t tcache_thread_allocated(const struct tcache *cache);
 uint64_t tcache_thread_deallocated(const struct tcache *cache);
 /* Large blocks and frees that bypass the bins are counted here. */

@@ -2,7 +2,9 @@
  *
  * The program replaces this process (as with env or nice), so it keeps the
  * process id the caller saw, its signals reach the program itself, and
- * stats_pid can name it before it starts. */
+ * stats_pid can name it before it starts.  With --leaks the command has a
+ * report to print after the program's exit: the program runs in a child,
+ * which the command waits for. */
 #include "tcarena.h"
 #include "tool_config.h"
 
@@ -11,11 +13,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -23,7 +27,8 @@
 
 const struct command run_command = {
     "run", run_main,
-    "run [--stats[=FORMAT]] [--stats-file=PATH] [--conf=KEY:VALUE,...] [--] PROGRAM [ARGS...]",
+    "run [--stats[=FORMAT]] [--stats-file=PATH] [--profile=PATH] [--leaks] [--conf=KEY:VALUE,...]\n"
+    "              [--] PROGRAM [ARGS...]",
     "Runs PROGRAM with " LIBRARY_NAME " preloaded (LD_PRELOAD).  PROGRAM takes over this\n"
     "process, as with env(1): same process id, same signals.\n"
     "\n"
@@ -31,24 +36,34 @@ const struct command run_command = {
     "                        FORMAT is text (the default), json or prometheus\n"
     "  --stats-file=PATH     print them to PATH instead of stderr (implies --stats);\n"
     "                        \"%p\" in PATH becomes the process id\n"
-    "  --conf=KEY:VALUE,...  more allocator options, added to TCARENA_CONF (tcarena(3))\n"
+    "  --profile=PATH        write a heap profile of what PROGRAM still holds when it\n"
+    "                        exits to PATH (google-pprof --text PROGRAM PATH reads it)\n"
+    "  --leaks               when PROGRAM exits, print on stderr the call sites that\n"
+    "                        still hold memory, largest first (estimates from samples)\n"
+    "  --conf=KEY:VALUE,...  more allocator options, added to TCARENA_CONF (tcarena(3));\n"
+    "                        prof_sample:BYTES sets the mean interval between samples\n"
     "  -h, --help            this help\n"
     "\n"
     "Options end at \"--\" or at PROGRAM.  Only PROGRAM's own process prints its\n"
-    "statistics, not the processes it starts, unless PATH has \"%p\".\n"
+    "statistics and writes its profile, not the processes it starts, unless PATH\n"
+    "has \"%p\".  With --leaks, PROGRAM runs as a child of this command, which\n"
+    "waits for it; its output is its own.\n"
     "\n"
     "The library: $TCARENA_LIBRARY if set, else the one installed with this command,\n"
     "found from this command's own directory (" TCARENA_LIBDIR_FROM_BINDIR "/, the build tree),\n"
     "then in " TCARENA_LIBDIR ".  A PROGRAM that cannot load it (statically linked,\n"
     "set-user-ID) gets a warning and runs without it.\n"
     "\n"
-    "Exit status: PROGRAM's; 2 for a bad invocation or no library; 126 when PROGRAM\n"
-    "cannot be run; 127 when it is not found.\n",
+    "Exit status: PROGRAM's (128 + N when --leaks saw it killed by signal N); 2 for\n"
+    "a bad invocation or no library; 126 when PROGRAM cannot be run; 127 when it\n"
+    "is not found.\n",
 };
 
 static const struct option run_options[] = {
     {"stats", optional_argument, NULL, 's'},
     {"stats-file", required_argument, NULL, 'f'},
+    {"profile", required_argument, NULL, 'p'},
+    {"leaks", no_argument, NULL, 'l'},
     {"conf", required_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -222,10 +237,116 @@ static const char *preload_obstacle(const char *path)
     return dynamic == 0 ? "is statically linked (no dynamic linker reads LD_PRELOAD)" : NULL;
 }
 
+/* A report's path for TCARENA_CONF, which separates its items with commas
+ * and has no quoting. */
+static const char *report_path(const char *option, const char *path)
+{
+    if (!*path)
+        usage_error("--%s= needs a path", option);
+    if (strchr(path, ','))
+        usage_error("--%s=%s: a path with ',' cannot go in TCARENA_CONF", option, path);
+    return path;
+}
+
+/* path with each "%p" replaced by pid, as the library does. */
+static char *path_of_process(const char *path, long pid)
+{
+    char *result = xasprintf("%s", "");
+    for (const char *at = path; *at;) {
+        const char *mark = strstr(at, "%p");
+        size_t len = mark ? (size_t)(mark - at) : strlen(at);
+        char *longer = mark ? xasprintf("%s%.*s%ld", result, (int)len, at, pid) : xasprintf("%s%s", result, at);
+        free(result);
+        result = longer;
+        at += len + (mark ? 2 : 0);
+    }
+    return result;
+}
+
+/* Runs the program in place of this process; returns only when it cannot
+ * be run (126, 127 as env(1), after one line). */
+static int exec_program(char *program, char **program_argv)
+{
+    execv(program, program_argv);
+    if (errno == ENOEXEC) {
+        /* execvp's fallback, kept: a file without "#!" is a shell script. */
+        size_t argc = 0;
+        while (program_argv[argc])
+            argc++;
+        char **sh_argv = xrealloc(NULL, (argc + 2) * sizeof *sh_argv);
+        sh_argv[0] = "sh";
+        sh_argv[1] = program;
+        memcpy(sh_argv + 2, program_argv + 1, argc * sizeof *sh_argv);
+        execv("/bin/sh", sh_argv);
+    }
+    int error = errno;
+    say("%s: %s", program_argv[0], strerror(error));
+    return error == ENOENT ? 127 : 126;
+}
+
+/* Adds "stats_pid:PID" to TCARENA_CONF (which conf is) when filter says so. */
+static void set_conf(char *conf, bool filter, long pid)
+{
+    if (filter) {
+        char item[32];
+        snprintf(item, sizeof item, "stats_pid:%ld", pid);
+        conf = conf_append(strdup(conf), item);
+    }
+    setenv("TCARENA_CONF", conf, 1);
+}
+
+/* --leaks: the program in a child; after its exit, the report from the
+ * profile it wrote to profile_path ("%p": its pid).  Interrupts from the
+ * terminal reach the program, which may exit on them; this command waits
+ * for it (as system(3) does), then reports. */
+static int run_and_report(char *program, char **program_argv, char *conf, bool filter, const char *profile_path,
+                          bool temporary)
+{
+    fflush(NULL);
+    pid_t child = fork();
+    if (child < 0)
+        fail("cannot start %s: %s", program_argv[0], strerror(errno));
+    if (child == 0) {
+        set_conf(conf, filter, (long)getpid());
+        _exit(exec_program(program, program_argv));
+    }
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    int status;
+    while (waitpid(child, &status, 0) < 0)
+        if (errno != EINTR)
+            fail("waiting for %s: %s", program_argv[0], strerror(errno));
+    int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    char *path = path_of_process(profile_path, (long)child);
+    if (WIFSIGNALED(status))
+        say("%s (pid %ld) was killed by signal %d: no leak report", program_argv[0], (long)child, WTERMSIG(status));
+    else if (access(path, F_OK) == 0 || (exit_status != 126 && exit_status != 127))
+        leaks_report(path, program_argv[0], (long)child, stderr);
+    if (temporary) {
+        unlink(path);
+        char *dir = xasprintf("%s", path);
+        *strrchr(dir, '/') = '\0';
+        rmdir(dir);
+    }
+    return exit_status;
+}
+
+/* A private directory for the profile --leaks reads. */
+static char *temporary_profile(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp || strchr(tmp, ','))
+        tmp = "/tmp";
+    char *dir = xasprintf("%s/tcarena-leaks.XXXXXX", tmp);
+    if (!mkdtemp(dir))
+        fail("cannot make a directory in %s for the leak profile: %s", tmp, strerror(errno));
+    return xasprintf("%s/leaks.heap", dir);
+}
+
 int run_main(int argc, char **argv)
 {
-    char *conf = NULL;
-    bool stats = false;
+    char *conf = NULL, *profile = NULL;
+    bool reports = false, leaks = false;
     for (int c; (c = next_option(argc, argv, run_options)) != -1;) {
         switch (c) {
         case 'h':
@@ -238,26 +359,28 @@ int run_main(int argc, char **argv)
             char item[64];
             snprintf(item, sizeof item, "stats_print:true,stats_format:%s", format);
             conf = conf_append(conf, item);
-            stats = true;
+            reports = true;
             break;
         }
         case 'f': {
-            /* TCARENA_CONF separates its items with commas and has no quoting. */
-            if (!*optarg)
-                usage_error("--stats-file= needs a path");
-            if (strchr(optarg, ','))
-                usage_error("--stats-file=%s: a path with ',' cannot go in TCARENA_CONF", optarg);
-            char *item = xasprintf("stats_print:true,stats_file:%s", optarg);
+            char *item = xasprintf("stats_print:true,stats_file:%s", report_path("stats-file", optarg));
             conf = conf_append(conf, item);
             free(item);
-            stats = true;
+            reports = true;
             break;
         }
+        case 'p':
+            profile = xasprintf("%s", report_path("profile", optarg));
+            reports = true;
+            break;
+        case 'l':
+            leaks = reports = true;
+            break;
         case 'c': {
             check_conf(optarg);
             conf = conf_append(conf, optarg);
             size_t len;
-            stats |= conf_value(optarg, "stats_print", &len) != NULL;
+            reports |= conf_value(optarg, "stats_print", &len) != NULL;
             break;
         }
         }
@@ -265,6 +388,14 @@ int run_main(int argc, char **argv)
     if (optind == argc)
         usage_error("no program given");
     char **program_argv = argv + optind;
+    bool temporary = leaks && !profile;
+    if (temporary)
+        profile = temporary_profile();
+    if (profile) {
+        char *item = xasprintf("prof:true,prof_leak:true,prof_leak_file:%s", profile);
+        conf = conf_append(conf, item);
+        free(item);
+    }
 
     char *library = find_library();
     /* LD_PRELOAD splits at spaces and colons: such a path would preload
@@ -278,33 +409,21 @@ int run_main(int argc, char **argv)
 
     const char *preload = getenv("LD_PRELOAD");
     setenv("LD_PRELOAD", xasprintf("%s%s%s", library, preload && *preload ? ":" : "", preload ? preload : ""), 1);
+    /* Only the program writes its reports, not what it (or a wrapper script
+     * standing for it) starts, unless each of them gets a file of its own.
+     * An explicit --conf=stats_pid:N wins. */
+    bool filter = false;
     if (conf) {
-        /* exec keeps the process id: only the program prints, not what it (or
-         * a wrapper script standing for it) starts, unless each of them gets a
-         * file of its own.  An explicit --conf=stats_pid:N wins. */
         const char *old = getenv("TCARENA_CONF");
-        char *all = old && *old ? conf_append(strdup(old), conf) : conf;
+        conf = old && *old ? conf_append(strdup(old), conf) : conf;
         size_t len;
-        const char *file = conf_value(all, "stats_file", &len);
-        bool per_process_file = file && memmem(file, len, "%p", 2);
-        if (stats && !per_process_file && !conf_value(conf, "stats_pid", &len)) {
-            char item[32];
-            snprintf(item, sizeof item, "stats_pid:%ld", (long)getpid());
-            all = conf_append(all, item);
-        }
-        setenv("TCARENA_CONF", all, 1);
+        const char *file = conf_value(conf, "stats_file", &len);
+        bool per_process_file = (file && memmem(file, len, "%p", 2)) || (profile && strstr(profile, "%p"));
+        filter = reports && !per_process_file && !conf_value(conf, "stats_pid", &len);
     }
-
-    execv(program, program_argv);
-    if (errno == ENOEXEC) {
-        /* execvp's fallback, kept: a file without "#!" is a shell script. */
-        char **sh_argv = xrealloc(NULL, (size_t)(argc - optind + 2) * sizeof *sh_argv);
-        sh_argv[0] = "sh";
-        sh_argv[1] = program;
-        memcpy(sh_argv + 2, program_argv + 1, (size_t)(argc - optind) * sizeof *sh_argv);
-        execv("/bin/sh", sh_argv);
-    }
-    int error = errno;
-    say("%s: %s", program_argv[0], strerror(error));
-    return error == ENOENT ? 127 : 126;
+    if (leaks)
+        return run_and_report(program, program_argv, conf, filter, profile, temporary);
+    if (conf)
+        set_conf(conf, filter, (long)getpid());
+    return exec_program(program, program_argv);
 }

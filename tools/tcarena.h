@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* The exit status of every bad invocation, a missing file or a damaged dump
  * (126 and 127 are left to the program `run` could not start, as env(1)). */
@@ -39,6 +40,13 @@ int next_option(int argc, char **argv, const struct option *options);
  * /proc/self/exe), or NULL without /proc: where the library and the
  * benchmarks are looked for. */
 const char *command_dir(void);
+
+/* ---- leaks.c ---- */
+
+/* Prints to out the report of the heap profile at path, written at the exit
+ * of program (process pid): the call sites that still held memory, largest
+ * first.  -1 after one line when the profile is missing or unreadable. */
+int leaks_report(const char *path, const char *program, long pid, FILE *out);
 
 /* ---- output.c ---- */
 

@@ -31,7 +31,7 @@ expect() {
     cmp -s "$dir/want_out" "$dir/out" || { fail "$name: stdout differs"; diff "$dir/want_out" "$dir/out" || true; }
 }
 p='tcarena: TCARENA_CONF:'
-options='(options: narenas, tcache, hwloc, arena_per, decay_ms, background_thread, thp, stats_print, stats_format, stats_file, stats_pid)'
+options='(options: narenas, tcache, hwloc, arena_per, decay_ms, background_thread, thp, stats_print, stats_format, stats_file, stats_pid, prof, prof_active, prof_sample, prof_leak, prof_leak_file)'
 nines=$(printf '%3000s' '' | tr ' ' 9)
 keys=$(printf '%3000s' '' | tr ' ' k)
 long_file=/tmp/$(printf '%300s' '' | tr ' ' x)

@@ -40,6 +40,10 @@ answers 2 "'--stats-file' needs a value" run --stats-file
 answers 2 "needs a path" run --stats-file= -- true
 answers 2 "'--help' takes no value" run --help=yes
 answers 2 "'narenas' is not KEY:VALUE" run --conf=narenas -- true
+answers 2 "--profile= needs a path" run --profile= -- true
+answers 2 "a path with ',' cannot go in TCARENA_CONF" run --profile=a,b -- true
+answers 2 "'--leaks' takes no value" run --leaks=yes -- true
+answers 127 "tcarena run: /nonexistent/program: No such file or directory" run --leaks -- /nonexistent/program
 export TCARENA_LIBRARY="$dir/none"
 answers 2 "TCARENA_LIBRARY=$dir/none: No such file or directory" run true
 unset TCARENA_LIBRARY

@@ -1,11 +1,14 @@
-/* Misuse caught at the free call itself, with nothing after it to flush the
+/* Misuse caught at the call itself, with nothing after it to flush the
  * thread cache (test/api/bad_free.c flushes): each case runs in a child that
  * must die of SIGABRT after one "tcarena: ..." line naming the pointer.
- * Default build: every free of a small block that is free already, wherever
- * it lies (the thread's cache, another thread's, its slab) and whatever was
- * freed in between; any pointer the pagemap does not know or that is inside a
- * large block.  A -Dchecked=true build also catches, at once, a pointer into
- * a slab that was never handed out: an interior pointer, a block still free.  Program data that looks like the free mark is no double free. */
+ * Every build: every free of a small block that is free already, wherever it
+ * lies (the thread's cache, another thread's, a transfer cache, its slab) and
+ * whatever was freed in between, and one never handed out; every pointer
+ * into a block that is not its start, in every size class, whichever thread
+ * frees it; a block of a slab that went back to the page heap; any pointer
+ * the pagemap does not know or that is inside a large block; realloc and
+ * malloc_usable_size of such pointers name their own function.  Program
+ * data that looks like the free mark is no double free. */
 #include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -19,6 +22,29 @@
 static int global_object;
 
 static void free_once(void *ptr) { free(ptr); }
+static void realloc_once(void *ptr) { free(realloc(ptr, 100)); }
+static void usable_size_once(void *ptr) { CHECK(malloc_usable_size(ptr) > 0); }
+
+static void *free_once_in_thread(void *ptr)
+{
+    free(ptr);
+    return NULL;
+}
+
+/* Another thread, with a cache of its own, frees it. */
+static void free_once_across_threads(void *ptr)
+{
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, free_once_in_thread, ptr) == 0);
+    CHECK(pthread_join(thread, NULL) == 0);
+}
+
+/* Its own bin full, and then empty: the free takes the slow path. */
+static void free_once_after_flush(void *ptr)
+{
+    CHECK(tca_ctl("thread.tcache.flush", NULL, NULL, NULL, 0) == 0);
+    free(ptr);
+}
 
 static void free_twice(void *ptr)
 {
@@ -110,14 +136,44 @@ int main(void)
         check_aborts(free_once, large + offset, "invalid", large + offset);
     free(large);
 
-    if (TCA_CHECKED) {
-        char *small = malloc(200);
-        check_aborts(free_once, small + 16, "invalid", small + 16);
-        check_aborts(free_once, small + 1, "invalid", small + 1);
-        /* The block after it: never handed out, waiting in this thread's cache. */
-        char *next = small + malloc_usable_size(small);
-        check_aborts(free_once, next, NULL, next);
-        free(small);
+    /* The first block of a class no one used yet comes from a new slab with
+     * the ones after it, which wait in this thread's cache, never handed out. */
+    char *first = malloc(2500);
+    char *next = first + malloc_usable_size(first);
+    check_aborts(free_once, next, "double free", next);
+    free(first);
+
+    /* Every small class: offsets inside a block that are not its start. */
+    for (size_t size = 16; size <= 32768; size += size < 128 ? 16 : size / 4) {
+        char *block = malloc(size);
+        CHECK(block != NULL && (uintptr_t)block % 16 == 0);
+        size_t usable = malloc_usable_size(block);
+        const size_t offsets[] = {1, 8, 16, usable / 2 - usable / 2 % 16, usable - 16};
+        for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+            char *inside = block + offsets[i];
+            if (offsets[i] == 0 || offsets[i] >= usable)
+                continue;
+            check_aborts(free_once, inside, "free(): invalid pointer", inside);
+        }
+        char *inside = block + 16 * (usable > 16);
+        if (usable > 16) {
+            check_aborts(free_once_across_threads, inside, "free(): invalid pointer", inside);
+            check_aborts(free_once_after_flush, inside, "free(): invalid pointer", inside);
+            check_aborts(realloc_once, inside, "realloc(): invalid pointer", inside);
+            check_aborts(usable_size_once, inside, "malloc_usable_size(): invalid pointer", inside);
+        }
+        free(block);
     }
+
+    /* A block whose slab went back to the page heap. */
+    void *gone[64];
+    for (int i = 0; i < 64; i++)
+        gone[i] = malloc(20000);
+    void *stale = gone[0];
+    for (int i = 0; i < 64; i++)
+        free(gone[i]);
+    malloc_trim(0);
+    /* (The secure build's quarantine may still hold a block of it: a double free then.) */
+    check_aborts(free_once, stale, TCA_SECURE ? NULL : "invalid pointer", stale);
     return 0;
 }

@@ -104,15 +104,16 @@ static size_t exhaust(enum api api, size_t size)
     return nblocks - before;
 }
 
-/* Bytes in blocks out, after the calling thread's cache went back to the slabs. */
+/* Bytes in blocks the program holds, after the calling thread's cache went back to the slabs. */
 static uint64_t bytes_out(void)
 {
-    uint64_t epoch = 1, allocated = 0;
+    uint64_t epoch = 1, allocated = 0, cached = 0;
     size_t length = sizeof allocated;
     CHECK(tca_ctl("thread.tcache.flush", NULL, NULL, NULL, 0) == 0);
     CHECK(tca_ctl("epoch", NULL, NULL, &epoch, sizeof epoch) == 0);
     CHECK(tca_ctl("stats.allocated", &allocated, &length, NULL, 0) == 0 && length == sizeof allocated);
-    return allocated;
+    CHECK(tca_ctl("stats.tcache_bytes", &cached, &length, NULL, 0) == 0 && length == sizeof cached);
+    return allocated - cached; /* the transfer caches keep blocks the program freed */
 }
 
 static size_t address_space_in_use(void)

@@ -70,13 +70,16 @@ static void *short_thread(void *arg)
     return NULL;
 }
 
+/* Bytes in blocks the program holds: allocated, less what the thread and
+ * transfer caches keep. */
 static size_t allocated_bytes(void)
 {
     uint64_t epoch = 1;
-    size_t allocated, length = sizeof allocated;
+    size_t allocated, cached, length = sizeof allocated;
     CHECK(tca_ctl("epoch", NULL, NULL, &epoch, sizeof epoch) == 0);
     CHECK(tca_ctl("stats.allocated", &allocated, &length, NULL, 0) == 0);
-    return allocated;
+    CHECK(tca_ctl("stats.tcache_bytes", &cached, &length, NULL, 0) == 0);
+    return allocated - cached;
 }
 
 int main(void)

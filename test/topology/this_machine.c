@@ -2,6 +2,7 @@
  * map[k] once a second thread has loaded the topology, and hwloc and /sys give
  * the same tables.  Run once per arena_per mode and once with hwloc off. */
 #include <pthread.h>
+#include <malloc.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ static void *run_pinned(void *arg)
      * an empty cache comes from the arena of the CPU the thread is on. */
     free(malloc(1));
     CHECK(tca_ctl("thread.tcache.flush", NULL, NULL, NULL, 0) == 0);
+    malloc_trim(0); /* empties the transfer caches, where earlier threads' blocks wait */
     void *block = malloc(3000);
     CHECK(block != NULL);
     pinned->arena = pagemap_span_of(block)->arena_index;

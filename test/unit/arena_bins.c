@@ -16,7 +16,8 @@ static void check_block(void *block, struct arena *arena)
     CHECK(pagemap_class_of(block) == test_class);
     struct span *slab = pagemap_span_of(block);
     CHECK(slab->state == SPAN_SLAB && slab->arena_index == arena->index);
-    CHECK(((uintptr_t)block - slab->start) % sizeclass_size(test_class) == 0);
+    CHECK((uintptr_t)block % sizeclass_size(test_class) == 0); /* blocks start on multiples of their size */
+    CHECK((uintptr_t)block >= slab->blocks && slab->blocks - slab->start < sizeclass_size(test_class));
 }
 
 static size_t slab_bytes(void)

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "arenas/arena.h"
+#include "arenas/transfer.h"
 #include "check.h"
 #include "pageheap/pagemap.h"
 #include "src/bootstrap.h"
@@ -34,7 +35,7 @@ static void check_hits_and_misses(void)
 {
     unsigned cls = sizeclass_of(100);
     const struct sizeclass_info *info = &sizeclass_table[cls];
-    tcache_flush_all(&tcache_tls);
+    tcache_flush_all(&tcache_tls, true);
     CHECK(cached(cls) == 0);
 
     void *first = malloc(100);
@@ -73,23 +74,30 @@ static void check_hits_and_misses(void)
     CHECK(arena_outstanding(cls) == outstanding - held);
 }
 
+/* thread.allocated and thread.deallocated count what the thread's cache took
+ * from the arenas and gave back, and the blocks that bypass it (large ones)
+ * exactly. */
 static void check_thread_counts(void)
 {
     const struct tcache *cache = &tcache_tls;
+    tcache_flush_all(&tcache_tls, true);
     uint64_t allocated = tcache_thread_allocated(cache), deallocated = tcache_thread_deallocated(cache);
-    void *small = malloc(1000), *large = malloc(100000), *aligned = aligned_alloc(4096, 5000);
-    CHECK(tcache_thread_allocated(cache) - allocated ==
-          sizeclass_size(sizeclass_of(1000)) + tca_align_up(100000, TCA_PAGE_SIZE) +
-              sizeclass_size(sizeclass_for_aligned(5000, 4096)));
-    CHECK(tcache_thread_deallocated(cache) == deallocated);
-    free(small);
+    void *large = malloc(100000);
+    CHECK(tcache_thread_allocated(cache) - allocated == tca_align_up(100000, TCA_PAGE_SIZE));
     free(large);
-    free(aligned);
-    CHECK(tcache_thread_deallocated(cache) - deallocated == tcache_thread_allocated(cache) - allocated);
-    /* Flushing moves blocks, it neither allocates nor frees. */
+    CHECK(tcache_thread_deallocated(cache) - deallocated == tca_align_up(100000, TCA_PAGE_SIZE));
     allocated = tcache_thread_allocated(cache), deallocated = tcache_thread_deallocated(cache);
-    tcache_flush_all(&tcache_tls);
-    CHECK(tcache_thread_allocated(cache) == allocated && tcache_thread_deallocated(cache) == deallocated);
+    void *small = malloc(1000), *aligned = aligned_alloc(4096, 5000);
+    uint64_t took = tcache_thread_allocated(cache) - allocated;
+    CHECK(took >= sizeclass_size(sizeclass_of(1000)) + sizeclass_size(sizeclass_for_aligned(5000, 4096)));
+    CHECK(took == (cached(sizeclass_of(1000)) + 1) * sizeclass_size(sizeclass_of(1000)) +
+                      (cached(sizeclass_for_aligned(5000, 4096)) + 1) * sizeclass_size(sizeclass_for_aligned(5000, 4096)));
+    /* Freed into the bins, nothing goes back yet; flushed, all of it. */
+    free(small);
+    free(aligned);
+    CHECK(tcache_thread_deallocated(cache) == deallocated);
+    tcache_flush_all(&tcache_tls, true);
+    CHECK(tcache_thread_deallocated(cache) - deallocated == took);
 }
 
 /* A bin left alone while other classes keep taking slow paths gives blocks
@@ -165,10 +173,12 @@ static void check_thread_exit(void)
     CHECK(pthread_key_create(&late_key, allocate_late) == 0);
     /* The first second thread loads the topology, which keeps what it allocates. */
     run_short_thread(&cls);
-    tcache_flush_all(&tcache_tls);
+    tcache_flush_all(&tcache_tls, true);
+    transfer_decay(true);
     uint64_t outstanding = arena_outstanding(cls);
     for (int round = 0; round < 4; round++) {
         run_short_thread(&cls);
+        transfer_decay(true); /* an exiting thread's blocks wait there for the next thread */
         CHECK(arena_outstanding(cls) == outstanding);
     }
 }
