@@ -134,7 +134,7 @@ static bool bin_in_use(const struct bin_stats *bin) { return bin->nmalloc != 0; 
 /* ---- Text ---- */
 
 /* After the help of a value a reading from outside cannot know. */
-#define THREAD_LOCAL_NOTE " (thread-local: unknown outside the process)"
+#define THREAD_LOCAL_NOTE " (thread caches are thread-local: not readable outside the process)"
 
 /* Wide enough for "0-15,32-47"; longer lists end in "..." (JSON has them whole). */
 #define CPUS_COLUMN 16
@@ -346,7 +346,7 @@ static void print_prometheus(struct out *out, const struct tca_stats *stats, boo
         if (!stats_field_known(field, stats)) {
             out_str(out, "# ");
             prometheus_name(out, "tcarena_", field);
-            out_str(out, " unknown:" THREAD_LOCAL_NOTE "\n");
+            out_str(out, " unknown" THREAD_LOCAL_NOTE "\n");
             continue;
         }
         prometheus_family(out, "tcarena_", field);
