@@ -208,7 +208,7 @@ rm "$dir/victim.pid" "$dir/victim.holder"
 
 # A threaded process under load: the reader's figure agrees with the
 # process's own tca_ctl view, within what its two threads change meanwhile
-# (a ring of 4096 blocks of up to 1 KiB between them, and their caches).
+# (bursts of at most 4 MiB each, and their caches).
 start load "$target" load 2 64
 load=$(cat "$dir/load.pid")
 read -r own_before own_after <"$dir/load.out"

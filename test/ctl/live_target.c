@@ -3,8 +3,7 @@
  *
  *   hold MIB            holds MIB MiB (written), says "ready", waits for stdin to close
  *   hold-closed MIB     the same, having closed every descriptor but 0-2, as daemons do
- *   load THREADS MIB    THREADS threads (half allocating, half freeing what the
- *                       others allocate) run without pause; the main
+ *   load THREADS MIB    THREADS threads allocate and free in bursts without pause; the main
  *                       thread prints its own stats.allocated, allocates MIB MiB,
  *                       prints it again ("A0 A1"), then waits for stdin to close
  *   fork PMIB CMIB      holds PMIB MiB, forks; the child holds CMIB MiB more; says
@@ -19,7 +18,6 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,29 +63,21 @@ static void say(const char *text)
     fflush(stdout);
 }
 
-/* Blocks go from producer threads to consumer threads through a ring of
- * RING slots: at most RING blocks of up to 1 KiB in it, and the producers'
- * caches keep emptying while the consumers' keep overflowing, so the arenas
- * see refills and flushes all the time. */
-#define RING 4096
-static void *ring[RING];
+/* Bursts of BURST blocks of 64 to 512 bytes (at most 4 MiB), allocated, then
+ * all freed: more than a thread cache and the transfer caches hold, so the
+ * slabs see refills and flushes all the time. */
+#define BURST 8192
 
-static void *produce(void *arg)
+static void *churn(void *arg)
 {
-    for (unsigned i = (unsigned)(uintptr_t)arg;; i++) {
-        void *block = malloc(16 + (i * 40503u) % 1009), *empty = NULL;
-        for (unsigned slot = (i * 2654435761u) % RING;
-             !__atomic_compare_exchange_n(&ring[slot], &empty, block, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-             slot = (slot + 1) % RING)
-            empty = NULL;
+    void *blocks[BURST];
+    for (unsigned round = (unsigned)(uintptr_t)arg;; round++) {
+        size_t size = 64 + 64 * (round % 8);
+        for (unsigned i = 0; i < BURST; i++)
+            blocks[i] = malloc(size);
+        for (unsigned i = 0; i < BURST; i++)
+            free(blocks[i]);
     }
-    return NULL;
-}
-
-static void *consume(void *arg)
-{
-    for (unsigned i = (unsigned)(uintptr_t)arg;; i++)
-        free(__atomic_exchange_n(&ring[i % RING], NULL, __ATOMIC_ACQ_REL));
     return NULL;
 }
 
@@ -95,7 +85,7 @@ static int load(int threads, size_t mib)
 {
     for (int i = 0; i < threads; i++) {
         pthread_t thread;
-        if (pthread_create(&thread, NULL, i % 2 ? consume : produce, (void *)(uintptr_t)(i * 7919)))
+        if (pthread_create(&thread, NULL, churn, (void *)(uintptr_t)i))
             return 3;
     }
     usleep(100000);
