@@ -12,11 +12,13 @@
 
 struct arena *arena_table[ARENA_MAX];
 unsigned arena_count = 1;
+static struct arena_counters *arena_counters;
 static pthread_mutex_t arena_create_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void arenas_init(unsigned narenas)
+void arenas_boot(unsigned narenas, struct arena_counters *counters)
 {
-    arena_count = narenas < 1 ? 1 : narenas > ARENA_MAX ? ARENA_MAX : narenas;
+    arena_count = narenas;
+    arena_counters = counters;
 }
 
 struct arena *arena_get(unsigned index)
@@ -29,9 +31,12 @@ struct arena *arena_get(unsigned index)
     pthread_mutex_lock(&arena_create_lock);
     arena = arena_table[index];
     if (!arena && (arena = base_alloc(sizeof *arena))) {
-        for (unsigned cls = 0; cls < TCA_NCLASSES; cls++)
+        struct arena_counters *counts = &arena_counters[index];
+        for (unsigned cls = 0; cls < TCA_NCLASSES; cls++) {
             pthread_mutex_init(&arena->bins[cls].lock, NULL);
-        large_init(&arena->large);
+            arena->bins[cls].counts = &counts->bins[cls];
+        }
+        large_init(&arena->large, &counts->large);
         arena->index = index;
         __atomic_store_n(&arena_table[index], arena, __ATOMIC_RELEASE);
     }
@@ -44,7 +49,7 @@ static void bin_lock(struct arena_bin *bin)
 {
     if (pthread_mutex_trylock(&bin->lock) != 0) {
         pthread_mutex_lock(&bin->lock);
-        bin->lock_contended++;
+        bin->counts->lock_contended++;
     }
 }
 
@@ -78,9 +83,9 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
     if (info->nslots % 64)
         slab->free_slots[info->nslots / 64] = ((uint64_t)1 << (info->nslots % 64)) - 1;
     bin_list_push(bin, slab);
-    bin->nempty++;
-    bin->nslabs_made++;
-    bin->curslabs++;
+    bin->counts->spare_slabs++;
+    bin->counts->nslabs_made++;
+    bin->counts->curslabs++;
     return slab;
 }
 
@@ -143,14 +148,13 @@ unsigned arena_refill(struct arena *arena, unsigned cls, void **out, unsigned wa
         if (!slab && !(slab = slab_new(arena, bin, cls)))
             break;
         if (slab->nfree == info->nslots)
-            bin->nempty--;
+            bin->counts->spare_slabs--;
         got += slab_take(slab, info->size, out + got, want - got);
         if (slab->nfree == 0)
             bin_list_remove(bin, slab);
     }
-    bin->nmalloc += got - from_slabs;
-    bin->curregs += got - from_slabs;
-    bin->nrefills++;
+    bin->counts->nmalloc += got - from_slabs;
+    bin->counts->nrefills++;
     pthread_mutex_unlock(&bin->lock);
     return got;
 }
@@ -189,7 +193,7 @@ unsigned arena_spare_slabs(unsigned cls)
 static void bin_give_back(struct arena_bin *bin, struct span *slab, bool idle)
 {
     bin_list_remove(bin, slab);
-    bin->curslabs--;
+    bin->counts->curslabs--;
     if (TCA_SECURE)
         secure_slab_unguard(slab);
     if (idle)
@@ -207,8 +211,8 @@ static TCA_NOINLINE bool slab_settle(struct arena_bin *bin, struct span *slab, u
         bin_list_push(bin, slab);
     if (slab->nfree < sizeclass_table[cls].nslots)
         return true;
-    if (bin->nempty < arena_spare_slabs(cls)) {
-        bin->nempty++;
+    if (bin->counts->spare_slabs < arena_spare_slabs(cls)) {
+        bin->counts->spare_slabs++;
         return true;
     }
     bin_give_back(bin, slab, false);
@@ -241,9 +245,8 @@ static bool slab_add_free(struct arena_bin *bin, struct span *slab, unsigned n, 
 
 static void bin_unlock_after_flush(struct arena_bin *bin, uint64_t nblocks)
 {
-    bin->ndalloc += nblocks;
-    bin->curregs -= nblocks;
-    bin->nflushes++;
+    bin->counts->ndalloc += nblocks;
+    bin->counts->nflushes++;
     pthread_mutex_unlock(&bin->lock);
 }
 
@@ -312,6 +315,25 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n)
         bin_unlock_after_flush(locked, n - lock_start);
 }
 
+void arena_copy_counters(unsigned index, struct arena_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    struct arena *arena = __atomic_load_n(&arena_table[index], __ATOMIC_ACQUIRE);
+    if (!arena)
+        return;
+    for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
+        struct arena_bin *bin = &arena->bins[cls];
+        pthread_mutex_lock(&bin->lock);
+        out->bins[cls] = *bin->counts;
+        pthread_mutex_unlock(&bin->lock);
+    }
+    struct large_counters *large = arena->large.counts;
+    out->large.nmalloc = __atomic_load_n(&large->nmalloc, __ATOMIC_RELAXED);
+    out->large.ndalloc = __atomic_load_n(&large->ndalloc, __ATOMIC_RELAXED);
+    out->large.allocated_bytes = __atomic_load_n(&large->allocated_bytes, __ATOMIC_RELAXED);
+    out->large.cached_bytes = large_cached_bytes(&arena->large);
+}
+
 bool arena_block_is_free(const void *ptr, unsigned cls)
 {
     struct span *slab = slab_of_block(ptr, cls, NULL);
@@ -343,11 +365,11 @@ void arena_free_large(struct span *span)
 /* Gives the bin's wholly free slabs back to the page heap; the bin is locked. */
 static void bin_release_empty(struct arena_bin *bin, unsigned cls)
 {
-    for (struct span *slab = bin->nonfull, *next; slab && bin->nempty; slab = next) {
+    for (struct span *slab = bin->nonfull, *next; slab && bin->counts->spare_slabs; slab = next) {
         next = slab->next;
         if (slab->nfree != sizeclass_table[cls].nslots)
             continue;
-        bin->nempty--;
+        bin->counts->spare_slabs--;
         bin_give_back(bin, slab, true);
     }
 }
@@ -392,7 +414,7 @@ void arenas_decay_spares(void)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
             struct arena_bin *bin = &arena->bins[cls];
             bin_lock(bin);
-            uint64_t ops = bin->nmalloc + bin->ndalloc;
+            uint64_t ops = bin->counts->nmalloc + bin->counts->ndalloc;
             if (ops == bin->ops_at_decay)
                 bin_release_empty(bin, cls);
             bin->ops_at_decay = ops;

@@ -14,14 +14,32 @@
 #include "pageheap/os.h"
 #include "pageheap/pageheap.h"
 
-#define ARENA_MAX 1024
+#define ARENA_MAX TOPOLOGY_MAX_ARENAS
+
+/* A bin's counters, written under its lock, one cache line.  They live where
+ * bootstrap puts them, in the statistics page (src/live.h) that a reader
+ * outside the process maps: a change here changes that page's layout (bump
+ * LIVE_LAYOUT_VERSION).  Blocks out are nmalloc - ndalloc. */
+struct bin_counters {
+    uint64_t ndalloc;         /* blocks given back (before nmalloc: a reader copying in
+                               * address order never sees more given back than handed out) */
+    uint64_t nmalloc;         /* blocks handed to thread caches (or straight to the program) */
+    uint64_t nrefills, nflushes;
+    uint64_t nslabs_made, curslabs;
+    uint64_t spare_slabs;     /* wholly free slabs kept in the list (arena_spare_slabs()) */
+    uint64_t lock_contended;  /* times the lock was found taken */
+} __attribute__((aligned(TCA_CACHELINE)));
+
+/* One arena's counters (bins[0] unused: class 0 is "not small"). */
+struct arena_counters {
+    struct bin_counters bins[TCA_NCLASSES];
+    struct large_counters large;
+};
 
 struct arena_bin {
     pthread_mutex_t lock;
     struct span *nonfull;     /* slabs with a free block, most recently used first */
-    uint32_t nempty;          /* wholly free slabs kept in the list (arena_spare_slabs()) */
-    /* Counters, written under the lock. */
-    uint64_t nmalloc, ndalloc, nrefills, nflushes, nslabs_made, curslabs, curregs, lock_contended;
+    struct bin_counters *counts;
     uint64_t ops_at_decay;    /* nmalloc + ndalloc at the last arenas_decay_spares() */
 #if TCA_SECURE
     struct secure_quarantine quarantine; /* blocks of this bin's slabs freed lately */
@@ -37,8 +55,10 @@ struct arena {
 extern struct arena *arena_table[ARENA_MAX];
 extern unsigned arena_count;
 
-/* Sets the number of arenas; called once during bootstrap, before any arena is used. */
-void arenas_init(unsigned narenas);
+/* Sets the number of arenas (1..ARENA_MAX) and where arena i keeps its
+ * counters (counters[i]); called once during bootstrap, before any arena is
+ * used. */
+void arenas_boot(unsigned narenas, struct arena_counters *counters);
 /* Arena i, created on first use; NULL only when out of memory (then arena 0 is used). */
 struct arena *arena_get(unsigned index);
 
@@ -68,6 +88,10 @@ void arena_flush(unsigned cls, void *const *blocks, unsigned n);
 /* Thread caches' overflow: n blocks of class cls into the transfer cache of
  * the arena's node, what it cannot hold to the blocks' slabs (arena_flush). */
 void arena_give_back(struct arena *arena, unsigned cls, void *const *blocks, unsigned n);
+
+/* A copy of arena index's counters, each bin's taken under its lock (zero for
+ * an arena not created yet): a consistent snapshot for the statistics. */
+void arena_copy_counters(unsigned index, struct arena_counters *out);
 
 /* Whether ptr, a block of class cls, is free in its slab (the slab's bin
  * locked for the look) or waits in a transfer cache.  Aborts on a pointer

@@ -7,7 +7,11 @@
 #include "pageheap/os.h"
 #include "pageheap/pagemap.h"
 
-void large_init(struct large_runs *runs) { pthread_mutex_init(&runs->cache_lock, NULL); }
+void large_init(struct large_runs *runs, struct large_counters *counts)
+{
+    runs->counts = counts;
+    pthread_mutex_init(&runs->cache_lock, NULL);
+}
 
 /* Whether a run of npages pages may wait in a cache: not when freed memory
  * must go back at once (decay_ms 0), and not on a machine of several NUMA
@@ -29,7 +33,7 @@ static struct span *cache_take(struct large_runs *runs, size_t npages)
             found->large_cached = 0;
             memmove(&runs->cache[i], &runs->cache[i + 1], (runs->cache_count - i - 1) * sizeof(struct span *));
             runs->cache_count--;
-            runs->cache_bytes -= span->npages << TCA_PAGE_SHIFT;
+            runs->counts->cached_bytes -= span->npages << TCA_PAGE_SHIFT;
             break;
         }
     }
@@ -54,14 +58,14 @@ void large_cache_put(struct large_runs *runs, struct span *span)
     span->large_cached = 1;
     span->zeroed = 0; /* the program wrote it */
     pthread_mutex_lock(&runs->cache_lock);
-    while (runs->cache_count == LARGE_CACHE_SPANS || runs->cache_bytes + bytes > LARGE_CACHE_BYTES) {
+    while (runs->cache_count == LARGE_CACHE_SPANS || runs->counts->cached_bytes + bytes > LARGE_CACHE_BYTES) {
         struct span *oldest = runs->cache[0];
         memmove(&runs->cache[0], &runs->cache[1], --runs->cache_count * sizeof(struct span *));
-        runs->cache_bytes -= oldest->npages << TCA_PAGE_SHIFT;
+        runs->counts->cached_bytes -= oldest->npages << TCA_PAGE_SHIFT;
         evicted[nevicted++] = oldest;
     }
     runs->cache[runs->cache_count++] = span;
-    runs->cache_bytes += bytes;
+    runs->counts->cached_bytes += bytes;
     pthread_mutex_unlock(&runs->cache_lock);
     give_back(evicted, nevicted);
 }
@@ -73,7 +77,7 @@ void large_cache_release(struct large_runs *runs)
     unsigned n = runs->cache_count;
     memcpy(spans, runs->cache, n * sizeof(struct span *));
     runs->cache_count = 0;
-    runs->cache_bytes = 0;
+    runs->counts->cached_bytes = 0;
     pthread_mutex_unlock(&runs->cache_lock);
     give_back(spans, n);
 }
@@ -81,7 +85,7 @@ void large_cache_release(struct large_runs *runs)
 size_t large_cached_bytes(struct large_runs *runs)
 {
     pthread_mutex_lock(&runs->cache_lock);
-    size_t bytes = runs->cache_bytes;
+    size_t bytes = runs->counts->cached_bytes;
     pthread_mutex_unlock(&runs->cache_lock);
     return bytes;
 }
@@ -99,8 +103,8 @@ struct span *large_alloc(struct large_runs *runs, int node, size_t size, size_t 
         return NULL;
     if (zero && !span->zeroed)
         memset((void *)span->start, 0, span->npages << TCA_PAGE_SHIFT);
-    __atomic_fetch_add(&runs->nmalloc, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&runs->allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&runs->counts->nmalloc, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&runs->counts->allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
     return span;
 }
 
@@ -118,8 +122,8 @@ struct span *large_span_of(const void *ptr, const char *fn)
 bool large_free(struct large_runs *owner, struct span *span)
 {
     span->sampled = 0;
-    __atomic_fetch_add(&owner->ndalloc, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(&owner->allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&owner->counts->ndalloc, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&owner->counts->allocated_bytes, span->npages << TCA_PAGE_SHIFT, __ATOMIC_RELAXED);
     if (cacheable(span->npages))
         return true;
     pageheap_free_span(span);
@@ -128,8 +132,8 @@ bool large_free(struct large_runs *owner, struct span *span)
 
 void large_decay(struct large_runs *runs)
 {
-    uint64_t ops = __atomic_load_n(&runs->nmalloc, __ATOMIC_RELAXED) +
-                   __atomic_load_n(&runs->ndalloc, __ATOMIC_RELAXED);
+    uint64_t ops = __atomic_load_n(&runs->counts->nmalloc, __ATOMIC_RELAXED) +
+                   __atomic_load_n(&runs->counts->ndalloc, __ATOMIC_RELAXED);
     if (ops == runs->ops_at_decay)
         large_cache_release(runs);
     runs->ops_at_decay = ops;

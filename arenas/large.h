@@ -20,17 +20,23 @@
 #define LARGE_CACHE_SPANS 16
 #define LARGE_CACHE_BYTES ((size_t)4 << 20)
 
+/* One arena's large-run counters, in the statistics page (see struct
+ * arena_counters). */
+struct large_counters {
+    uint64_t nmalloc, ndalloc, allocated_bytes; /* atomics */
+    uint64_t cached_bytes;                      /* in the cache, under its lock */
+} __attribute__((aligned(TCA_CACHELINE)));
+
 /* One arena's large runs. */
 struct large_runs {
-    uint64_t nmalloc, ndalloc, allocated_bytes; /* atomics */
+    struct large_counters *counts;
     pthread_mutex_t cache_lock;
     struct span *cache[LARGE_CACHE_SPANS];
     unsigned cache_count;
-    size_t cache_bytes;
     uint64_t ops_at_decay; /* nmalloc + ndalloc at the last large_decay() */
 };
 
-void large_init(struct large_runs *runs);
+void large_init(struct large_runs *runs, struct large_counters *counts);
 /* A run for size bytes aligned to alignment (a power of two; ≤ a page: none)
  * from runs' cache, else from node's page heap (-1: no placement); zero:
  * reading zero (a calloc).  NULL when the OS has no memory left. */

@@ -8,7 +8,18 @@
 
 static pthread_mutex_t base_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *base_cursor, *base_limit;
-static size_t base_mapped;
+/* Bytes of chunks mapped: a counter of the statistics page from base_boot()
+ * on, a word of its own before (nothing should allocate metadata earlier). */
+static uint64_t mapped_before_boot;
+static uint64_t *base_mapped = &mapped_before_boot;
+
+void base_boot(uint64_t *mapped_bytes)
+{
+    pthread_mutex_lock(&base_lock);
+    *mapped_bytes = *base_mapped;
+    base_mapped = mapped_bytes;
+    pthread_mutex_unlock(&base_lock);
+}
 
 void *base_alloc(size_t size)
 {
@@ -24,7 +35,7 @@ void *base_alloc(size_t size)
         /* The rest of the old chunk is abandoned: metadata is small next to a chunk. */
         base_cursor = fresh;
         base_limit = fresh + chunk;
-        base_mapped += chunk;
+        *base_mapped += chunk;
     }
     void *result = base_cursor;
     base_cursor += size;
@@ -32,7 +43,7 @@ void *base_alloc(size_t size)
     return result;
 }
 
-size_t base_mapped_bytes(void) { return __atomic_load_n(&base_mapped, __ATOMIC_RELAXED); }
+size_t base_mapped_bytes(void) { return __atomic_load_n(base_mapped, __ATOMIC_RELAXED); }
 
 void base_fork_prepare(void) { pthread_mutex_lock(&base_lock); }
 void base_fork_parent(void) { pthread_mutex_unlock(&base_lock); }

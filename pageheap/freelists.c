@@ -7,9 +7,9 @@ static struct span **list_for(struct free_lists_of_kind *kind, size_t npages)
     return npages <= FREELISTS_EXACT ? &kind->exact[npages] : &kind->large;
 }
 
-static size_t *count_of(struct free_lists *lists, const struct span *span)
+static uint64_t *count_of(struct free_lists *lists, const struct span *span)
 {
-    return span->zeroed ? &lists->returned_pages : &lists->dirty_pages;
+    return span->zeroed ? &lists->counts->returned_pages : &lists->counts->dirty_pages;
 }
 
 void freelists_insert(struct free_lists *lists, struct span *span, struct span *lru_after)
@@ -97,8 +97,8 @@ static size_t check_kind(const struct free_lists *lists, unsigned k, uint16_t no
 
 void freelists_check(const struct free_lists *lists, uint16_t node)
 {
-    if (check_kind(lists, FREE_DIRTY, node) != lists->dirty_pages ||
-        check_kind(lists, FREE_RETURNED, node) != lists->returned_pages)
+    if (check_kind(lists, FREE_DIRTY, node) != lists->counts->dirty_pages ||
+        check_kind(lists, FREE_RETURNED, node) != lists->counts->returned_pages)
         check_failed("page heap: free page count drifted", NULL);
     size_t lru_pages = 0;
     for (struct span *span = lists->lru.head; span; span = span->lru_next) {
@@ -107,6 +107,6 @@ void freelists_check(const struct free_lists *lists, uint16_t node)
             check_failed("page heap: decay list broken at", span);
         lru_pages += span->npages;
     }
-    if (lru_pages != lists->dirty_pages)
+    if (lru_pages != lists->counts->dirty_pages)
         check_failed("page heap: dirty page count drifted", NULL);
 }

@@ -6,6 +6,7 @@
 #ifndef TCA_FREELISTS_H
 #define TCA_FREELISTS_H
 
+#include "pageheap/pageheap.h"
 #include "pageheap/span.h"
 
 #define FREELISTS_EXACT 128
@@ -23,7 +24,7 @@ struct free_lists_of_kind {
 struct free_lists {
     struct free_lists_of_kind kinds[2]; /* [FREE_DIRTY], [FREE_RETURNED] */
     struct span_chain lru;              /* dirty spans, least recently freed first */
-    size_t dirty_pages, returned_pages;
+    struct heap_counters *counts;       /* its dirty_pages and returned_pages: the lists' pages */
 };
 
 /* Lists a free span (state SPAN_FREE) of its kind; a dirty one goes into the

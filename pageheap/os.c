@@ -15,6 +15,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -208,6 +209,50 @@ void os_write_stderr(const char *text) { os_write_fd(STDERR_FILENO, text); }
 int os_open_output(const char *path) { return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); }
 
 void os_close(int fd) { close(fd); }
+
+bool os_file_id_of(int fd, struct os_file_id *id)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return false;
+    *id = (struct os_file_id){.device = st.st_dev, .inode = st.st_ino};
+    return true;
+}
+
+int os_dup_high(int fd)
+{
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, OS_HIGH_FD);
+    return high >= 0 ? high : fcntl(fd, F_DUPFD_CLOEXEC, 3); /* a descriptor limit below OS_HIGH_FD */
+}
+
+int os_shared_memory_create(const char *name, size_t size)
+{
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int high = ftruncate(fd, (off_t)size) == 0 ? os_dup_high(fd) : -1;
+    close(fd);
+    return high;
+}
+
+void *os_map_shared(int fd, size_t size, void *at)
+{
+    void *memory = mmap(at, size, PROT_READ | PROT_WRITE, MAP_SHARED | (at ? MAP_FIXED : 0), fd, 0);
+    return memory == MAP_FAILED ? NULL : memory;
+}
+
+bool os_map_private_at(void *at, size_t size)
+{
+    return mmap(at, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED;
+}
+
+bool os_move_fd(int from, int to)
+{
+    if (dup3(from, to, O_CLOEXEC) != to)
+        return false;
+    close(from);
+    return true;
+}
 
 unsigned os_process_id(void) { return (unsigned)getpid(); }
 

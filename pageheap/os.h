@@ -54,6 +54,33 @@ bool os_write_fd(int fd, const char *text);
 /* Creates or truncates path for writing; -1 when it cannot. */
 int os_open_output(const char *path);
 void os_close(int fd);
+
+/* Descriptors the allocator keeps open are moved to this number or above
+ * (close-on-exec): never 0-2, which a daemon that closed its standard streams
+ * would get back from its next open, nor the low numbers programs count on. */
+#define OS_HIGH_FD 100
+/* Which open file a descriptor is (its device and inode): a program may close
+ * one of ours, and another file may then take its number. */
+struct os_file_id {
+    uint64_t device, inode;
+};
+/* The file fd refers to; false when fd is not open. */
+bool os_file_id_of(int fd, struct os_file_id *id);
+/* A duplicate of fd at OS_HIGH_FD or above (or, under a descriptor limit
+ * below that, at 3 or above), close-on-exec; -1 when it cannot. */
+int os_dup_high(int fd);
+/* An anonymous shared-memory file (memfd_create, close-on-exec) of size
+ * bytes, named name (it shows as "/memfd:NAME" in /proc/PID/fd), at a
+ * descriptor os_dup_high() chose; -1 when the kernel refuses (seccomp, limits). */
+int os_shared_memory_create(const char *name, size_t size);
+/* Maps size bytes of fd shared and read-write; at: over that address
+ * (MAP_FIXED), else anywhere.  NULL when the kernel refuses. */
+void *os_map_shared(int fd, size_t size, void *at);
+/* Anonymous private memory over [at, at + size) (MAP_FIXED). */
+bool os_map_private_at(void *at, size_t size);
+/* Puts the file of from at descriptor number to (close-on-exec) and closes
+ * from; false (from left open) when the kernel refuses. */
+bool os_move_fd(int from, int to);
 unsigned os_process_id(void);
 /* Appends the whole file at path (/proc/self/maps) to fd; false when it
  * cannot be read or written. */

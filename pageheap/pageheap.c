@@ -41,11 +41,10 @@ enum background_state { BACKGROUND_OFF, BACKGROUND_STARTING, BACKGROUND_RUNNING 
  * heaps of nodes a machine lacks cost no page. */
 struct node_heap {
     pthread_mutex_t lock;
-    struct free_lists free;    /* free spans, and their dirty_pages and returned_pages */
+    struct free_lists free;    /* free spans */
     struct span_chain purging; /* spans being purged with the lock dropped */
     struct span *spare;        /* span structs ready for reuse */
-    size_t mapped_bytes, large_pages, slab_pages;
-    size_t purging_pages;      /* free pages in flight */
+    struct heap_counters *counts; /* in the statistics page; free.counts too */
     struct decay decay;
 } __attribute__((aligned(64)));
 
@@ -53,6 +52,8 @@ static struct node_heap heaps[PAGEHEAP_NODES];
 /* heaps[0 .. heaps_used-1] may hold memory; raised under heaps[0].lock, so
  * that fork, holding that lock, sees every heap in use. */
 static unsigned heaps_used = 1;
+
+static struct pageheap_counters *counters; /* from pageheap_boot(); a heap's own as it comes into use */
 
 /* Shared by every node heap.  thp is set at bootstrap; purge_refused and
  * background are read without a lock; background_idle changes, and wake
@@ -67,10 +68,14 @@ static struct {
 
 static void check_heap(struct node_heap *h);
 
-void pageheap_boot(enum thp_mode thp, long decay_ms)
+void pageheap_boot(enum thp_mode thp, long decay_ms, struct pageheap_counters *storage)
 {
     shared.thp = thp;
     decay_set_ms(decay_ms);
+    counters = storage;
+    heaps[0].counts = heaps[0].free.counts = &storage->heaps[0];
+    base_boot(&storage->metadata_bytes);
+    pagemap_boot(&storage->pagemap_bytes);
 }
 
 /* A struct stays with its heap for life (recycled structs go back to the same
@@ -157,15 +162,15 @@ static struct span *grow(struct node_heap *h, size_t npages, int node)
         os_bind_preferred(memory, region, (unsigned)node);
     if (shared.thp != THP_DEFAULT)
         os_advise_huge_pages(memory, region, shared.thp == THP_ALWAYS);
-    else if (h->mapped_bytes + region > THP_AFTER_BYTES) {
+    else if (h->counts->mapped_bytes + region > THP_AFTER_BYTES) {
         /* Past a heap's first few MiB a page fault maps 2 MiB at once: a
          * program that touches much fresh memory takes 512 times fewer
          * faults (each costs microseconds, more in a virtual machine), and a
          * small program's first touches still map 8 KiB, not 2 MiB. */
-        size_t small = h->mapped_bytes < THP_AFTER_BYTES ? THP_AFTER_BYTES - h->mapped_bytes : 0;
+        size_t small = h->counts->mapped_bytes < THP_AFTER_BYTES ? THP_AFTER_BYTES - h->counts->mapped_bytes : 0;
         os_advise_huge_pages((char *)memory + small, region - small, true);
     }
-    h->mapped_bytes += region;
+    h->counts->mapped_bytes += region;
     span->start = (uintptr_t)memory;
     span->npages = region >> TCA_PAGE_SHIFT;
     span->zeroed = 1; /* never touched: returned */
@@ -199,7 +204,7 @@ static bool decay_active(void)
 /* The heap's decay, started at its first use. */
 static struct decay *decay_of(struct node_heap *h)
 {
-    decay_start_once(&h->decay, h->free.dirty_pages + h->purging_pages);
+    decay_start_once(&h->decay, h->counts->dirty_pages + h->counts->purging_pages);
     return &h->decay;
 }
 
@@ -208,7 +213,7 @@ static void stash_for_purge(struct node_heap *h, struct span *span, struct span 
 {
     span_map_ends(span); /* neighbours must see it purging */
     span->state = SPAN_PURGING;
-    h->purging_pages += span->npages;
+    h->counts->purging_pages += span->npages;
     span_chain_insert_after(&h->purging, NULL, span);
     span->next = *batch;
     *batch = span;
@@ -219,9 +224,9 @@ static void stash_for_purge(struct node_heap *h, struct span *span, struct span 
 static struct span *purge_take(struct node_heap *h, size_t keep)
 {
     struct span *batch = NULL;
-    while (h->free.dirty_pages > keep && h->free.lru.head) {
+    while (h->counts->dirty_pages > keep && h->free.lru.head) {
         struct span *span = h->free.lru.head;
-        size_t excess = h->free.dirty_pages - keep;
+        size_t excess = h->counts->dirty_pages - keep;
         size_t purge = excess > PURGE_MIN_PAGES ? excess : PURGE_MIN_PAGES;
         freelists_remove(&h->free, span);
         struct span *back = purge < span->npages ? split_off(h, span, span->npages - purge) : NULL;
@@ -248,7 +253,7 @@ static size_t purge_batch_locked(struct node_heap *h, struct span *batch)
     for (struct span *span = batch, *next; span; span = next) {
         next = span->next;
         span_chain_remove(&h->purging, span);
-        h->purging_pages -= span->npages;
+        h->counts->purging_pages -= span->npages;
         if (span->zeroed)
             purged += span->npages;
         else
@@ -269,9 +274,9 @@ static size_t purge_batch_locked(struct node_heap *h, struct span *batch)
  * node heap: each node keeps its own reserve. */
 static struct span *purge_beyond_cap(struct node_heap *h)
 {
-    size_t in_use = h->slab_pages + h->large_pages;
+    size_t in_use = h->counts->slab_pages + h->counts->large_pages;
     size_t cap = in_use > DIRTY_CAP_MIN_PAGES ? in_use : DIRTY_CAP_MIN_PAGES;
-    if (h->free.dirty_pages <= cap || !decay_active())
+    if (h->counts->dirty_pages <= cap || !decay_active())
         return NULL;
     return purge_take(h, cap - cap / 4);
 }
@@ -354,6 +359,8 @@ static struct node_heap *heap_of_node(int node)
     unsigned index = (unsigned)node % PAGEHEAP_NODES;
     if (TCA_UNLIKELY(index >= __atomic_load_n(&heaps_used, __ATOMIC_ACQUIRE))) {
         pthread_mutex_lock(&heaps[0].lock);
+        for (unsigned joining = heaps_used; joining <= index; joining++)
+            heaps[joining].counts = heaps[joining].free.counts = &counters->heaps[joining];
         if (index >= heaps_used)
             __atomic_store_n(&heaps_used, index + 1, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&heaps[0].lock);
@@ -401,11 +408,11 @@ struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned siz
     if (sizeclass) {
         span->state = SPAN_SLAB;
         pagemap_set_range(span->start, span->npages, span, sizeclass);
-        h->slab_pages += npages;
+        h->counts->slab_pages += npages;
     } else {
         span->state = SPAN_LARGE;
         span_map_ends(span);
-        h->large_pages += npages;
+        h->counts->large_pages += npages;
     }
 #if TCA_CHECKED
     check_heap(h);
@@ -439,9 +446,9 @@ static void free_span(struct span *span, bool idle)
         __atomic_store_n(&shared.purge_refused, true, __ATOMIC_RELAXED);
     if (span->state == SPAN_SLAB) {
         pagemap_set_range(span->start, span->npages, NULL, 0);
-        h->slab_pages -= span->npages;
+        h->counts->slab_pages -= span->npages;
     } else {
-        h->large_pages -= span->npages;
+        h->counts->large_pages -= span->npages;
     }
     span->zeroed = purged;
     bool epoch_ended = decay_advance(decay);
@@ -494,7 +501,7 @@ void pageheap_set_decay_ms(long ms)
     for (unsigned i = 0, used = heaps_in_use(); i < used; i++) {
         struct node_heap *h = &heaps[i];
         pthread_mutex_lock(&h->lock);
-        decay_restart(&h->decay, h->free.dirty_pages + h->purging_pages);
+        decay_restart(&h->decay, h->counts->dirty_pages + h->counts->purging_pages);
         if (i == 0)
             pthread_cond_signal(&shared.wake); /* a sleeping background thread follows the new pace */
         pthread_mutex_unlock(&h->lock);
@@ -527,7 +534,7 @@ static bool background_purge_locked(struct node_heap *h, uint64_t *wait_ms)
         due = purge_take(h, decay_dirty_allowed(decay));
     }
     purge_batch_locked(h, due);
-    if (!decay_active() || !h->free.dirty_pages)
+    if (!decay_active() || !h->counts->dirty_pages)
         return false;
     uint64_t until_epoch_end = decay_ms_to_epoch_end(decay);
     if (until_epoch_end < *wait_ms)
@@ -567,13 +574,7 @@ void pageheap_background_step(void)
 static void read_heap_stats(struct node_heap *h, struct pageheap_stats *out)
 {
     pthread_mutex_lock(&h->lock);
-    size_t dirty_pages = h->free.dirty_pages + h->purging_pages;
-    out->mapped_bytes += h->mapped_bytes;
-    out->dirty_bytes += dirty_pages << TCA_PAGE_SHIFT;
-    out->returned_bytes += h->free.returned_pages << TCA_PAGE_SHIFT;
-    out->free_bytes += (dirty_pages + h->free.returned_pages) << TCA_PAGE_SHIFT;
-    out->large_bytes += h->large_pages << TCA_PAGE_SHIFT;
-    out->slab_bytes += h->slab_pages << TCA_PAGE_SHIFT;
+    pageheap_stats_add(out, h->counts);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -620,7 +621,7 @@ void pageheap_fork_child(void)
         while (h->purging.head) {
             struct span *span = h->purging.head;
             span_chain_remove(&h->purging, span);
-            h->purging_pages -= span->npages;
+            h->counts->purging_pages -= span->npages;
             span->zeroed = 0;
             insert_free(h, span, false);
         }
@@ -636,7 +637,7 @@ static void check_heap(struct node_heap *h)
     size_t purging_pages = 0;
     for (struct span *span = h->purging.head; span; span = span->lru_next)
         purging_pages += span->npages;
-    if (purging_pages != h->purging_pages)
+    if (purging_pages != h->counts->purging_pages)
         os_fatal_pointer("page heap: dirty page count drifted", NULL, 0);
 }
 

@@ -22,9 +22,29 @@
  * for (MADV_HUGEPAGE) or forbidden (MADV_NOHUGEPAGE). */
 enum thp_mode { THP_DEFAULT, THP_ALWAYS, THP_NEVER };
 
-/* The settings the options give, once during bootstrap, before any span is
- * allocated: huge pages, and the decay time (see decay.h). */
-void pageheap_boot(enum thp_mode thp, long decay_ms);
+/* One node heap's counters, written under its lock.  Like every counter of
+ * the allocator they live where bootstrap puts them, in the statistics page
+ * (src/live.h) that a reader outside the process maps: a change here changes
+ * that page's layout (bump LIVE_LAYOUT_VERSION). */
+struct heap_counters {
+    uint64_t mapped_bytes;              /* address space taken from the OS for spans */
+    uint64_t large_pages, slab_pages;   /* in spans handed out */
+    uint64_t dirty_pages;               /* in free spans, possibly resident (freelists.c) */
+    uint64_t returned_pages;            /* in free spans given back, or never touched (freelists.c) */
+    uint64_t purging_pages;             /* dirty pages being returned, the lock dropped */
+} __attribute__((aligned(TCA_CACHELINE)));
+
+/* The page layer's counters: every node heap's, and the metadata's. */
+struct pageheap_counters {
+    uint64_t metadata_bytes; /* the metadata allocator's chunks (base.c) */
+    uint64_t pagemap_bytes;  /* pagemap leaves (pagemap.c) */
+    struct heap_counters heaps[PAGEHEAP_NODES] __attribute__((aligned(TCA_CACHELINE)));
+};
+
+/* The settings the options give, and the storage for the counters, once
+ * during bootstrap, before any span is allocated: huge pages, and the decay
+ * time (see decay.h). */
+void pageheap_boot(enum thp_mode thp, long decay_ms, struct pageheap_counters *counters);
 
 /* A span of npages pages whose start is aligned to align_pages pages (a power
  * of two, 1 for none).  sizeclass 0: a large span (SPAN_LARGE, first and last
@@ -64,7 +84,19 @@ struct pageheap_stats {
     size_t large_bytes;    /* in large spans */
     size_t slab_bytes;     /* in slabs */
 };
-/* The sums over every node's heap. */
+/* Adds one node heap's counters to out: the one place they become bytes, for
+ * the process itself (pageheap_read_stats) and for a reader of the page. */
+TCA_INLINE void pageheap_stats_add(struct pageheap_stats *out, const struct heap_counters *heap)
+{
+    size_t dirty_pages = heap->dirty_pages + heap->purging_pages;
+    out->mapped_bytes += heap->mapped_bytes;
+    out->dirty_bytes += dirty_pages << TCA_PAGE_SHIFT;
+    out->returned_bytes += heap->returned_pages << TCA_PAGE_SHIFT;
+    out->free_bytes += (dirty_pages + heap->returned_pages) << TCA_PAGE_SHIFT;
+    out->large_bytes += heap->large_pages << TCA_PAGE_SHIFT;
+    out->slab_bytes += heap->slab_pages << TCA_PAGE_SHIFT;
+}
+/* The sums over every node's heap, each read under its lock. */
 void pageheap_read_stats(struct pageheap_stats *out);
 
 void pageheap_fork_prepare(void);

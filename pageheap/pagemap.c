@@ -7,7 +7,16 @@
 /* In .bss: untouched entries cost no memory. */
 struct pagemap_leaf *pagemap_root[PAGEMAP_ROOT_LEN];
 uintptr_t pagemap_class_base[PAGEMAP_ROOT_LEN];
-static size_t pagemap_leaves;
+/* Bytes of leaves mapped, written under the page heap's lock: a counter of
+ * the statistics page from pagemap_boot() on. */
+static uint64_t mapped_before_boot;
+static uint64_t *leaves_mapped = &mapped_before_boot;
+
+void pagemap_boot(uint64_t *mapped_bytes)
+{
+    *mapped_bytes = *leaves_mapped;
+    leaves_mapped = mapped_bytes;
+}
 
 static uintptr_t class_base_of(struct pagemap_leaf *leaf, uintptr_t index)
 {
@@ -31,7 +40,7 @@ bool pagemap_reserve(uintptr_t addr, size_t size)
             leaf = os_map(sizeof(struct pagemap_leaf), 0);
         if (!leaf)
             return false;
-        pagemap_leaves++;
+        __atomic_store_n(leaves_mapped, *leaves_mapped + sizeof(struct pagemap_leaf), __ATOMIC_RELAXED);
         __atomic_store_n(&pagemap_root[index], leaf, __ATOMIC_RELEASE);
         __atomic_store_n(&pagemap_class_base[index], class_base_of(leaf, index), __ATOMIC_RELEASE);
     }
@@ -52,7 +61,4 @@ void pagemap_set_range(uintptr_t addr, size_t npages, struct span *span, unsigne
         pagemap_set(addr + (i << TCA_PAGE_SHIFT), span, sizeclass);
 }
 
-size_t pagemap_mapped_bytes(void)
-{
-    return __atomic_load_n(&pagemap_leaves, __ATOMIC_RELAXED) * sizeof(struct pagemap_leaf);
-}
+size_t pagemap_mapped_bytes(void) { return __atomic_load_n(leaves_mapped, __ATOMIC_RELAXED); }

@@ -73,5 +73,8 @@ bool pagemap_reserve(uintptr_t addr, size_t size);
 void pagemap_set_range(uintptr_t addr, size_t npages, struct span *span, unsigned sizeclass);
 void pagemap_set(uintptr_t addr, struct span *span, unsigned sizeclass);
 size_t pagemap_mapped_bytes(void);
+/* Counts the bytes of leaves mapped in *mapped_bytes from now on (the
+ * statistics page), during bootstrap. */
+void pagemap_boot(uint64_t *mapped_bytes);
 
 #endif

@@ -12,6 +12,7 @@
 #include "pageheap/base.h"
 #include "pageheap/os.h"
 #include "pageheap/pageheap.h"
+#include "src/live.h"
 #include "src/options.h"
 #include "src/prof.h"
 #include "tcache/tcache.h"
@@ -22,7 +23,9 @@ static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread bool booting_here __attribute__((tls_model("initial-exec")));
 
 /* fork(): take every lock in the documented order, so the child starts with
- * consistent structures; the child re-initialises them (it is single-threaded). */
+ * consistent structures, and copy the statistics page with them all held;
+ * the child takes a page of its own first, then re-initialises the
+ * structures (it is single-threaded). */
 static void fork_prepare(void)
 {
     prof_fork_prepare();
@@ -30,10 +33,12 @@ static void fork_prepare(void)
     arenas_fork_prepare();
     pageheap_fork_prepare();
     base_fork_prepare();
+    live_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    live_fork_parent();
     base_fork_parent();
     pageheap_fork_parent();
     arenas_fork_parent();
@@ -43,6 +48,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    live_fork_child();
     base_fork_child();
     pageheap_fork_child();
     arenas_fork_child();
@@ -50,13 +56,20 @@ static void fork_child(void)
     prof_fork_child();
 }
 
+/* Each layer gets its settings and the storage for its counters, in the
+ * statistics page, before it counts anything. */
 static bool boot(void)
 {
     options_read_environment();
     sizeclass_init();
-    arenas_init(tca_options.narenas ? (unsigned)tca_options.narenas : os_cpu_count(NULL));
-    topology_boot(tca_options.hwloc, (enum arena_per)tca_options.arena_per);
-    pageheap_boot((enum thp_mode)tca_options.thp, tca_options.decay_ms);
+    unsigned narenas = tca_options.narenas ? (unsigned)tca_options.narenas : os_cpu_count(NULL);
+    narenas = narenas < 1 ? 1 : narenas > ARENA_MAX ? ARENA_MAX : narenas;
+    struct live_storage counters;
+    if (!live_boot(narenas, &counters))
+        return false;
+    arenas_boot(narenas, counters.arenas);
+    topology_boot(tca_options.hwloc, (enum arena_per)tca_options.arena_per, counters.placement);
+    pageheap_boot((enum thp_mode)tca_options.thp, tca_options.decay_ms, counters.heap);
     if (!arena_get(0) || !tcache_boot(tca_options.tcache))
         return false;
     pthread_atfork(fork_prepare, fork_parent, fork_child);

@@ -24,7 +24,6 @@
 #include "src/bootstrap.h"
 #include "src/ctl.h"
 #include "src/options.h"
-#include "src/stats.h"
 #include "src/stats_print.h"
 #include "tcache/tcache.h"
 #include "tcarena.h"
@@ -190,7 +189,7 @@ static int ctl_bin_slab_size(const struct ctl_path *path, const struct ctl_io *i
 static int ctl_arena_cpus(const struct ctl_path *path, const struct ctl_io *io)
 {
     char cpus[4096];
-    stats_format_arena_cpus((unsigned)path->index[0], cpus, sizeof cpus);
+    stats_format_arena_cpus(snapshot.view->placement, (unsigned)path->index[0], cpus, sizeof cpus);
     return read_only_text(io, cpus);
 }
 
@@ -565,23 +564,15 @@ int tca_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t ne
     return err ? err : tca_ctl_bymib(mib, miblen, oldp, oldlenp, newp, newlen);
 }
 
-static void write_stderr(void *opaque, const char *text)
-{
-    (void)opaque;
-    os_write_stderr(text);
-}
-
-/* Refreshes the snapshot (as an "epoch" write does) and prints it.  ctl_lock
- * is recursive, so a write_cb that calls tca_ctl works (and sees the values
- * being printed). */
-void tca_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, const char *opts)
+bool ctl_read_snapshot(void (*reader)(const struct tca_stats *stats, uint64_t epoch, void *arg), void *arg)
 {
     if (!ctl_enter())
-        return;
+        return false;
     stats_collect(&snapshot);
     epoch++;
-    stats_print(&snapshot, epoch, write_cb ? write_cb : write_stderr, cbopaque, opts);
+    reader(&snapshot, epoch, arg);
     ctl_lock_release();
+    return true;
 }
 
 #if TCA_EXPORT_MALLCTL
@@ -590,5 +581,4 @@ void tca_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, con
 TCA_SAME_AS(mallctl, tca_ctl);
 TCA_SAME_AS(mallctlnametomib, tca_ctl_nametomib);
 TCA_SAME_AS(mallctlbymib, tca_ctl_bymib);
-TCA_SAME_AS(malloc_stats_print, tca_stats_print);
 #endif

@@ -1,7 +1,8 @@
 /* The ctl tree's pieces, for the leaves that live beside the mechanism they
  * control (prof_ctl.c) rather than in ctl.c: what a walk learnt on its way to
  * a leaf, the caller's buffers, the node, and the reading and writing of a
- * value as every leaf does it. */
+ * value as every leaf does it; and the snapshot, for the entry points that
+ * report from it (tca_stats_print, glibc's mallinfo family). */
 #ifndef TCA_CTL_H
 #define TCA_CTL_H
 
@@ -49,5 +50,10 @@ bool ctl_is_plain_action(const struct ctl_io *io);
 
 /* prof.*, and stats.prof.* (prof_ctl.c). */
 extern const struct ctl_node prof_ctl_children[], stats_prof_ctl_children[];
+
+/* Refreshes the statistics snapshot (as an "epoch" write does) and hands it
+ * to reader under the ctl lock, which is recursive: reader may call tca_ctl
+ * and allocate.  False when the allocator cannot start. */
+bool ctl_read_snapshot(void (*reader)(const struct tca_stats *stats, uint64_t epoch, void *arg), void *arg);
 
 #endif

@@ -1,93 +1,105 @@
-/* Statistics: a snapshot collected from the counters each layer keeps, and
- * the tables that name its fields for ctl and for every output format. */
+/* Statistics: the figures computed from a page's counters, and the tables
+ * that name them for ctl and for every output format.  Built into the
+ * library and into the tcarena command: nothing here reaches a global of the
+ * allocator. */
 #include "src/stats.h"
 
 #include <string.h>
 
-#include "arenas/arena.h"
-#include "arenas/transfer.h"
-#include "pageheap/base.h"
-#include "pageheap/pageheap.h"
-#include "pageheap/pagemap.h"
-#include "tcache/tcache.h"
-
 /* Every field a table below names is read as a uint64_t. */
 _Static_assert(sizeof(size_t) == sizeof(uint64_t), "stats fields are 64-bit");
 
-bool stats_init(struct tca_stats *stats)
-{
-    stats->narenas = arena_count;
-    stats->arenas = base_alloc(arena_count * sizeof *stats->arenas);
-    return stats->arenas != NULL;
-}
-
-static void collect_arena(struct arena *arena, struct arena_stats *out)
+void stats_arena_figures(const struct live_header *header, const struct arena_counters *counts,
+                         struct arena_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (!arena)
-        return;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
-        struct arena_bin *bin = &arena->bins[cls];
-        struct bin_stats *counts = &out->bins[cls - 1];
-        pthread_mutex_lock(&bin->lock);
-        *counts = (struct bin_stats){
-            .nmalloc = bin->nmalloc, .ndalloc = bin->ndalloc, .curregs = bin->curregs,
+        const struct bin_counters *bin = &counts->bins[cls];
+        /* Read from outside, a counter may be a moment newer than another. */
+        uint64_t out_now = bin->nmalloc > bin->ndalloc ? bin->nmalloc - bin->ndalloc : 0;
+        uint64_t spare_slabs = bin->spare_slabs < bin->curslabs ? bin->spare_slabs : bin->curslabs;
+        out->bins[cls - 1] = (struct bin_stats){
+            .nmalloc = bin->nmalloc, .ndalloc = bin->ndalloc, .curregs = out_now,
             .curslabs = bin->curslabs, .nslabs = bin->nslabs_made, .nrefills = bin->nrefills,
             .nflushes = bin->nflushes, .lock_contended = bin->lock_contended,
         };
-        uint64_t spare_slabs = bin->nempty;
-        pthread_mutex_unlock(&bin->lock);
-        /* The secure build's guard page is part of each slab's span. */
-        size_t slab_bytes = (size_t)(sizeclass_table[cls].slab_pages + TCA_SECURE) << TCA_PAGE_SHIFT;
-        out->small_allocated += counts->curregs * sizeclass_size(cls);
-        out->active += (counts->curslabs - spare_slabs) * slab_bytes;
+        size_t slab_bytes = header->class_slab_bytes[cls];
+        out->small_allocated += out_now * header->class_size[cls];
+        out->active += (bin->curslabs - spare_slabs) * slab_bytes;
         out->dirty += spare_slabs * slab_bytes;
-        out->small_nmalloc += counts->nmalloc;
-        out->small_ndalloc += counts->ndalloc;
-        out->lock_contended += counts->lock_contended;
+        out->small_nmalloc += bin->nmalloc;
+        out->small_ndalloc += bin->ndalloc;
+        out->lock_contended += bin->lock_contended;
     }
-    out->dirty += large_cached_bytes(&arena->large);
-    out->large_allocated = __atomic_load_n(&arena->large.allocated_bytes, __ATOMIC_RELAXED);
-    out->large_nmalloc = __atomic_load_n(&arena->large.nmalloc, __ATOMIC_RELAXED);
-    out->large_ndalloc = __atomic_load_n(&arena->large.ndalloc, __ATOMIC_RELAXED);
+    out->dirty += counts->large.cached_bytes;
+    out->large_allocated = counts->large.allocated_bytes;
+    out->large_nmalloc = counts->large.nmalloc;
+    out->large_ndalloc = counts->large.ndalloc;
     out->allocated = out->small_allocated + out->large_allocated;
     out->active += out->large_allocated;
+    if (out->active < out->allocated) /* only a racy read gets here */
+        out->active = out->allocated;
     out->mapped = out->active + out->dirty;
 }
 
-void stats_collect(struct tca_stats *stats)
+void stats_add_totals(struct tca_stats *stats, const struct pageheap_stats *heap, uint64_t metadata_bytes)
 {
     size_t allocated = 0, active = 0, arena_dirty = 0;
-    stats->tcache_bytes = tcache_cached_bytes() + transfer_cached_bytes();
     for (unsigned i = 0; i < stats->narenas; i++) {
-        struct arena_stats *arena = &stats->arenas[i];
-        collect_arena(__atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE), arena);
-        allocated += arena->allocated;
-        active += arena->active;
-        arena_dirty += arena->dirty;
+        allocated += stats->arenas[i].allocated;
+        active += stats->arenas[i].active;
+        arena_dirty += stats->arenas[i].dirty;
     }
-    /* The page heap is read after the arenas: every page an arena was seen to
-     * hold had been taken from a region already counted in mapped_bytes. */
-    struct pageheap_stats heap;
-    pageheap_read_stats(&heap);
-    stats->allocated = allocated;
-    stats->active = active;
-    stats->metadata = base_mapped_bytes() + pagemap_mapped_bytes();
-    stats->mapped = heap.mapped_bytes + stats->metadata;
-    stats->heap_free = heap.free_bytes;
-    stats->heap_dirty = heap.dirty_bytes;
-    stats->returned = heap.returned_bytes;
-    stats->dirty = arena_dirty + heap.dirty_bytes;
-    /* A slab freed between the two reads is counted by its arena and as a
-     * dirty free span: the clamp keeps the ordering through such a race. */
+    stats->metadata = metadata_bytes;
+    stats->mapped = heap->mapped_bytes + metadata_bytes;
+    stats->heap_free = heap->free_bytes;
+    stats->heap_dirty = heap->dirty_bytes;
+    stats->returned = heap->returned_bytes;
+    stats->dirty = arena_dirty + heap->dirty_bytes;
+    /* A slab freed between the arenas' reading and the page heap's is counted
+     * by its arena and as a dirty free span: the clamps keep the ordering
+     * through such a race (a locked reading needs only the first). */
     size_t resident = active + stats->dirty + stats->metadata;
     stats->resident = resident < stats->mapped ? resident : stats->mapped;
+    stats->active = active < stats->resident ? active : stats->resident;
+    stats->allocated = allocated < stats->active ? allocated : stats->active;
+}
+
+/* src, bytes long, an aligned 64-bit word at a time, each read once. */
+static void copy_words(void *dst, const void *src, size_t bytes)
+{
+    uint64_t *to = dst;
+    const uint64_t *from = src;
+    for (size_t i = 0; i < bytes / sizeof *from; i++)
+        to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+}
+
+void stats_read_page(const struct live_view *view, struct tca_stats *stats)
+{
+    stats->view = view;
+    stats->narenas = (unsigned)view->header->narenas;
+    stats->tcache_bytes = 0;
+    stats->thread_caches_known = false;
+    for (unsigned i = 0; i < stats->narenas; i++) {
+        struct arena_counters counts;
+        copy_words(&counts, &view->arenas[i], sizeof counts);
+        stats_arena_figures(view->header, &counts, &stats->arenas[i]);
+    }
+    struct pageheap_stats heap = {0};
+    for (unsigned i = 0; i < PAGEHEAP_NODES; i++) {
+        struct heap_counters counts;
+        copy_words(&counts, &view->heap->heaps[i], sizeof counts);
+        pageheap_stats_add(&heap, &counts);
+    }
+    uint64_t metadata = __atomic_load_n(&view->heap->metadata_bytes, __ATOMIC_RELAXED) +
+                        __atomic_load_n(&view->heap->pagemap_bytes, __ATOMIC_RELAXED);
+    stats_add_totals(stats, &heap, metadata);
 }
 
 /* ---- Field tables: one list of names for every output format and for ctl. ---- */
 
 #define FIELD(record, field, kind_, help_) \
-    {#field, (uint16_t)offsetof(struct record, field), kind_, help_}
+    {#field, (uint16_t)offsetof(struct record, field), kind_, help_, false}
 
 const struct stats_field stats_total_fields[] = {
     FIELD(tca_stats, allocated, FIELD_BYTES, "Bytes in blocks out, thread caches included"),
@@ -97,7 +109,8 @@ const struct stats_field stats_total_fields[] = {
     FIELD(tca_stats, resident, FIELD_BYTES, "Bytes that may be resident: active + dirty + metadata"),
     FIELD(tca_stats, mapped, FIELD_BYTES, "Bytes mapped from the OS"),
     FIELD(tca_stats, returned, FIELD_BYTES, "Bytes returned to the OS (or never touched) and still mapped"),
-    FIELD(tca_stats, tcache_bytes, FIELD_BYTES, "Bytes in blocks parked in thread caches and the transfer caches between them"),
+    {"tcache_bytes", (uint16_t)offsetof(struct tca_stats, tcache_bytes), FIELD_BYTES,
+     "Bytes in blocks parked in thread caches and the transfer caches between them", true},
     FIELD(tca_stats, heap_free, FIELD_BYTES, "Bytes in free page-heap spans"),
     FIELD(tca_stats, heap_dirty, FIELD_BYTES, "Bytes in free page-heap spans not returned: the part of heap_free in RAM"),
 };
@@ -128,6 +141,11 @@ const struct stats_field stats_bin_fields[] = {
 const unsigned stats_total_nfields = COUNT_OF(stats_total_fields);
 const unsigned stats_arena_nfields = COUNT_OF(stats_arena_fields);
 const unsigned stats_bin_nfields = COUNT_OF(stats_bin_fields);
+
+bool stats_field_known(const struct stats_field *field, const struct tca_stats *stats)
+{
+    return !field->in_thread_caches || stats->thread_caches_known;
+}
 
 uint64_t stats_field_value(const struct stats_field *field, const void *record)
 {

@@ -1,5 +1,9 @@
-/* Statistics: a snapshot assembled from the counters each layer keeps under the
- * locks it already takes; nothing here touches a fast path.
+/* Statistics: a snapshot computed from the counters each layer keeps, under
+ * the locks it already takes, in the statistics page (live.h); nothing here
+ * touches a fast path.  The computation and the field tables are built into
+ * the library and into the tcarena command alike, so that a reading from
+ * inside (tca_stats_print, ctl) and one from outside (tcarena stats --pid)
+ * cannot differ in their arithmetic.
  *
  * What adds up (exactly when no thread allocates during the snapshot):
  *   allocated = Σ arenas' allocated, active = Σ arenas' active,
@@ -10,8 +14,7 @@
 #ifndef TCA_STATS_H
 #define TCA_STATS_H
 
-#include "arenas/sizeclass.h"
-#include "pageheap/common.h"
+#include "src/live.h"
 
 /* Bin j of the ctl names is size class j + 1 (class 0 is "not small"). */
 #define STATS_NBINS (TCA_NCLASSES - 1)
@@ -51,8 +54,12 @@ struct tca_stats {
     size_t tcache_bytes; /* bytes in blocks parked in thread and transfer caches (part of allocated) */
     size_t heap_free;    /* bytes in free page-heap spans, held by no arena */
     size_t heap_dirty;   /* the part of heap_free not returned and once used */
+    /* Thread caches are thread-local: a reading from outside the process
+     * cannot count them, and tcache_bytes is then unknown. */
+    bool thread_caches_known;
     unsigned narenas;
-    struct arena_stats *arenas; /* narenas entries */
+    struct arena_stats *arenas;  /* narenas entries */
+    const struct live_view *view; /* the page read: size classes, options, placement */
 };
 
 /* One named value of a snapshot record (struct tca_stats, arena_stats or
@@ -62,10 +69,29 @@ struct stats_field {
     uint16_t offset; /* of a size_t or uint64_t in the record */
     enum { FIELD_BYTES, FIELD_GAUGE, FIELD_COUNTER } kind;
     const char *help;
+    bool in_thread_caches; /* counted in thread caches: known only inside the process */
 };
 extern const struct stats_field stats_total_fields[], stats_arena_fields[], stats_bin_fields[];
 extern const unsigned stats_total_nfields, stats_arena_nfields, stats_bin_nfields;
 uint64_t stats_field_value(const struct stats_field *field, const void *record);
+/* Whether record's value of field is known (see thread_caches_known). */
+bool stats_field_known(const struct stats_field *field, const struct tca_stats *stats);
+
+/* ---- The computation, shared with the tcarena command ---- */
+
+/* An arena's figures from a copy of its counters (header: the page's). */
+void stats_arena_figures(const struct live_header *header, const struct arena_counters *counts,
+                         struct arena_stats *out);
+/* The totals from the arenas' figures (stats->arenas, filled), the page
+ * heap's and the metadata's bytes; derived figures clamped so that allocated
+ * ≤ active ≤ resident ≤ mapped holds through a race between the reads. */
+void stats_add_totals(struct tca_stats *stats, const struct pageheap_stats *heap, uint64_t metadata_bytes);
+/* Every figure from a page mapped from outside the process (stats->arenas
+ * holds view->header->narenas entries): each counter is an aligned 64-bit
+ * word read without a lock; the thread caches are unknown. */
+void stats_read_page(const struct live_view *view, struct tca_stats *stats);
+
+/* ---- The process's own reading (src/live.c) ---- */
 
 /* Storage for a snapshot of every arena (from the metadata allocator, never
  * freed); false when out of memory. */

@@ -2,20 +2,20 @@
  * format.  Printing never allocates: text is built in a stack buffer and
  * handed to the caller's callback a chunk at a time, so it works at exit,
  * from a signal-free context inside a broken heap, and with a callback that
- * itself allocates. */
+ * itself allocates.  What the figures mean (the version, the options, the
+ * size classes, the arenas' CPUs) comes from the page the snapshot was read
+ * from: built into the tcarena command too, this prints another process's
+ * statistics as that process would. */
 #include "src/stats_print.h"
 
 #include <string.h>
 
-#include "arenas/topology.h"
 #include "pageheap/os.h"
-#include "src/options.h"
-#include "tcarena.h"
 
-void stats_format_arena_cpus(unsigned arena, char *buf, size_t len)
+void stats_format_arena_cpus(const struct topology_placement *placement, unsigned arena, char *buf, size_t len)
 {
     unsigned cpus[TOPOLOGY_MAX_CPUS];
-    size_t count = topology_arena_cpus(arena, cpus, TOPOLOGY_MAX_CPUS);
+    size_t count = topology_placement_cpus(placement, arena, cpus, TOPOLOGY_MAX_CPUS);
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < count; i++) {
@@ -121,42 +121,52 @@ static void out_json_string(struct out *out, const char *text)
 }
 
 /* An option's value as text; strings and choices quoted when json. */
-static void out_option(struct out *out, const struct tca_option_desc *desc, bool json)
+static void out_option(struct out *out, const struct live_option *option, bool json)
 {
-    char digits[24];
-    const char *text = options_value_text(desc, digits);
-    if (json && (desc->type == OPTION_CHOICE || desc->type == OPTION_STRING))
-        out_json_string(out, text);
+    if (json && option->quoted)
+        out_json_string(out, option->value);
     else
-        out_str(out, text);
+        out_str(out, option->value);
 }
 
 static bool bin_in_use(const struct bin_stats *bin) { return bin->nmalloc != 0; }
 
 /* ---- Text ---- */
 
+/* After the help of a value a reading from outside cannot know. */
+#define THREAD_LOCAL_NOTE " (thread caches are thread-local: not readable outside the process)"
+
 /* Wide enough for "0-15,32-47"; longer lists end in "..." (JSON has them whole). */
 #define CPUS_COLUMN 16
 
 static void print_text(struct out *out, const struct tca_stats *stats, uint64_t epoch, bool arenas, bool bins)
 {
-    out_str(out, "___ tcarena " TCARENA_VERSION " statistics (epoch ");
+    const struct live_header *header = stats->view->header;
+    out_str(out, "___ tcarena ");
+    out_str(out, header->version);
+    out_str(out, " statistics (epoch ");
     out_u64(out, epoch);
     out_str(out, ") ___\nTotals (bytes)\n");
     for (unsigned f = 0; f < stats_total_nfields; f++) {
+        const struct stats_field *field = &stats_total_fields[f];
         out_str(out, "  ");
-        out_cell(out, stats_total_fields[f].name, 14, false);
-        out_cell_u64(out, stats_field_value(&stats_total_fields[f], stats), 16);
+        out_cell(out, field->name, 14, false);
+        if (stats_field_known(field, stats))
+            out_cell_u64(out, stats_field_value(field, stats), 16);
+        else
+            out_cell(out, " unknown", 17, true);
         out_str(out, "  ");
-        out_str(out, stats_total_fields[f].help);
+        out_str(out, field->help);
+        if (!stats_field_known(field, stats))
+            out_str(out, THREAD_LOCAL_NOTE);
         out_str(out, "\n");
     }
     out_str(out, "Options\n");
-    for (unsigned i = 0; i < tca_option_count; i++) {
+    for (unsigned i = 0; i < header->noptions; i++) {
         out_str(out, "  ");
-        out_cell(out, tca_option_descs[i].name, 18, false);
+        out_cell(out, header->options[i].name, 18, false);
         out_str(out, " ");
-        out_option(out, &tca_option_descs[i], false);
+        out_option(out, &header->options[i], false);
         out_str(out, "\n");
     }
     if (!arenas)
@@ -173,8 +183,8 @@ static void print_text(struct out *out, const struct tca_stats *stats, uint64_t 
     out_str(out, "\n");
     for (unsigned i = 0; i < stats->narenas; i++) {
         char cpus[CPUS_COLUMN + 1], digits[24];
-        stats_format_arena_cpus(i, cpus, sizeof cpus);
-        int node = topology_arena_numa_node(i);
+        stats_format_arena_cpus(stats->view->placement, i, cpus, sizeof cpus);
+        int node = topology_placement_numa_node(stats->view->placement, i);
         out_cell(out, os_format_u64(digits, i, 10), 7, true);
         out_cell(out, node < 0 ? "-" : os_format_u64(digits, (unsigned)node, 10), 6, true);
         out_str(out, "  ");
@@ -201,7 +211,7 @@ static void print_text(struct out *out, const struct tca_stats *stats, uint64_t 
                 header_done = true;
             }
             out_cell_u64(out, j, 6);
-            out_cell_u64(out, sizeclass_size(j + 1), 6);
+            out_cell_u64(out, header->class_size[j + 1], 6);
             for (unsigned f = 0; f < stats_bin_nfields; f++)
                 out_cell_u64(out, stats_field_value(&stats_bin_fields[f], &arena->bins[j]), 14);
             out_str(out, "\n");
@@ -211,42 +221,50 @@ static void print_text(struct out *out, const struct tca_stats *stats, uint64_t 
 
 /* ---- JSON: one object, keys in a fixed order. ---- */
 
-static void json_fields(struct out *out, const struct stats_field *fields, unsigned nfields, const void *record)
+/* A value a reading from outside cannot know is null. */
+static void json_fields(struct out *out, const struct stats_field *fields, unsigned nfields, const void *record,
+                        const struct tca_stats *stats)
 {
     for (unsigned f = 0; f < nfields; f++) {
         out_str(out, f ? ",\"" : "\"");
         out_str(out, fields[f].name);
         out_str(out, "\":");
-        out_u64(out, stats_field_value(&fields[f], record));
+        if (stats_field_known(&fields[f], stats))
+            out_u64(out, stats_field_value(&fields[f], record));
+        else
+            out_str(out, "null");
     }
 }
 
 static void print_json(struct out *out, const struct tca_stats *stats, uint64_t epoch, bool arenas, bool bins)
 {
-    out_str(out, "{\"tcarena\":{\"version\":\"" TCARENA_VERSION "\",\"epoch\":");
+    const struct live_header *header = stats->view->header;
+    out_str(out, "{\"tcarena\":{\"version\":");
+    out_json_string(out, header->version);
+    out_str(out, ",\"epoch\":");
     out_u64(out, epoch);
     out_str(out, ",\n\"options\":{");
-    for (unsigned i = 0; i < tca_option_count; i++) {
+    for (unsigned i = 0; i < header->noptions; i++) {
         out_str(out, i ? ",\"" : "\"");
-        out_str(out, tca_option_descs[i].name);
+        out_str(out, header->options[i].name);
         out_str(out, "\":");
-        out_option(out, &tca_option_descs[i], true);
+        out_option(out, &header->options[i], true);
     }
     out_str(out, "},\n\"totals\":{");
-    json_fields(out, stats_total_fields, stats_total_nfields, stats);
+    json_fields(out, stats_total_fields, stats_total_nfields, stats, stats);
     out_str(out, "},\n\"arenas\":[");
     for (unsigned i = 0; arenas && i < stats->narenas; i++) {
         const struct arena_stats *arena = &stats->arenas[i];
         char cpus[256];
-        stats_format_arena_cpus(i, cpus, sizeof cpus);
+        stats_format_arena_cpus(stats->view->placement, i, cpus, sizeof cpus);
         out_str(out, i ? ",\n{\"index\":" : "\n{\"index\":");
         out_u64(out, i);
         out_str(out, ",\"cpus\":");
         out_json_string(out, cpus);
         out_str(out, ",\"numa_node\":");
-        out_i64(out, topology_arena_numa_node(i));
+        out_i64(out, topology_placement_numa_node(stats->view->placement, i));
         out_str(out, ",");
-        json_fields(out, stats_arena_fields, stats_arena_nfields, arena);
+        json_fields(out, stats_arena_fields, stats_arena_nfields, arena, stats);
         out_str(out, ",\"bins\":[");
         bool first = true;
         for (unsigned j = 0; bins && j < STATS_NBINS; j++) {
@@ -256,9 +274,9 @@ static void print_json(struct out *out, const struct tca_stats *stats, uint64_t 
             first = false;
             out_u64(out, j);
             out_str(out, ",\"size\":");
-            out_u64(out, sizeclass_size(j + 1));
+            out_u64(out, header->class_size[j + 1]);
             out_str(out, ",");
-            json_fields(out, stats_bin_fields, stats_bin_nfields, &arena->bins[j]);
+            json_fields(out, stats_bin_fields, stats_bin_nfields, &arena->bins[j], stats);
             out_str(out, "}");
         }
         out_str(out, "]}");
@@ -303,7 +321,7 @@ static void prometheus_sample(struct out *out, const char *prefix, const struct 
 }
 
 /* {arena="i"} or {arena="i",bin="j",size="s"} */
-static void prometheus_labels(char *labels, unsigned arena, int bin)
+static void prometheus_labels(char *labels, const struct live_header *header, unsigned arena, int bin)
 {
     char digits[24];
     strcpy(labels, "{arena=\"");
@@ -312,22 +330,32 @@ static void prometheus_labels(char *labels, unsigned arena, int bin)
         strcat(labels, "\",bin=\"");
         strcat(labels, os_format_u64(digits, (unsigned)bin, 10));
         strcat(labels, "\",size=\"");
-        strcat(labels, os_format_u64(digits, sizeclass_size((unsigned)bin + 1), 10));
+        strcat(labels, os_format_u64(digits, header->class_size[bin + 1], 10));
     }
     strcat(labels, "\"}");
 }
 
+/* A value a reading from outside cannot know has no family, and a comment
+ * says why. */
 static void print_prometheus(struct out *out, const struct tca_stats *stats, bool arenas, bool bins)
 {
+    const struct live_header *header = stats->view->header;
     char labels[96];
     for (unsigned f = 0; f < stats_total_nfields; f++) {
-        prometheus_family(out, "tcarena_", &stats_total_fields[f]);
-        prometheus_sample(out, "tcarena_", &stats_total_fields[f], stats, "");
+        const struct stats_field *field = &stats_total_fields[f];
+        if (!stats_field_known(field, stats)) {
+            out_str(out, "# ");
+            prometheus_name(out, "tcarena_", field);
+            out_str(out, " unknown" THREAD_LOCAL_NOTE "\n");
+            continue;
+        }
+        prometheus_family(out, "tcarena_", field);
+        prometheus_sample(out, "tcarena_", field, stats, "");
     }
     for (unsigned f = 0; arenas && f < stats_arena_nfields; f++) {
         prometheus_family(out, "tcarena_arena_", &stats_arena_fields[f]);
         for (unsigned i = 0; i < stats->narenas; i++) {
-            prometheus_labels(labels, i, -1);
+            prometheus_labels(labels, header, i, -1);
             prometheus_sample(out, "tcarena_arena_", &stats_arena_fields[f], &stats->arenas[i], labels);
         }
     }
@@ -337,7 +365,7 @@ static void print_prometheus(struct out *out, const struct tca_stats *stats, boo
             for (unsigned j = 0; j < STATS_NBINS; j++) {
                 if (!bin_in_use(&stats->arenas[i].bins[j]))
                     continue;
-                prometheus_labels(labels, i, (int)j);
+                prometheus_labels(labels, header, i, (int)j);
                 prometheus_sample(out, "tcarena_bin_", &stats_bin_fields[f], &stats->arenas[i].bins[j], labels);
             }
     }

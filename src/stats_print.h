@@ -9,8 +9,8 @@
 void stats_print(const struct tca_stats *stats, uint64_t epoch, void (*write_cb)(void *, const char *),
                  void *cbopaque, const char *opts);
 
-/* "0-3,8": the CPUs that arena serves, formatted into buf (at least 2 bytes;
- * a list too long for it ends in "..."). */
-void stats_format_arena_cpus(unsigned arena, char *buf, size_t len);
+/* "0-3,8": the CPUs that arena serves by placement, formatted into buf (at
+ * least 2 bytes; a list too long for it ends in "..."). */
+void stats_format_arena_cpus(const struct topology_placement *placement, unsigned arena, char *buf, size_t len);
 
 #endif

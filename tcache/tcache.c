@@ -350,16 +350,32 @@ uint64_t tcache_thread_deallocated(const struct tcache *cache)
     return bytes;
 }
 
-size_t tcache_cached_bytes(void)
+/* The registry locked. */
+static size_t registry_cached_bytes(void)
 {
     size_t bytes = 0;
-    pthread_mutex_lock(&registry_lock);
     for (struct tcache *cache = registry; cache; cache = cache->next)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
             bytes += (size_t)(bin_end(cache, cls) - __atomic_load_n(&cache->head[cls], __ATOMIC_RELAXED)) *
                      sizeclass_size(cls);
+    return bytes;
+}
+
+size_t tcache_cached_bytes(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    size_t bytes = registry_cached_bytes();
     pthread_mutex_unlock(&registry_lock);
     return bytes;
+}
+
+bool tcache_cached_bytes_try(size_t *bytes)
+{
+    if (pthread_mutex_trylock(&registry_lock) != 0)
+        return false;
+    *bytes = registry_cached_bytes();
+    pthread_mutex_unlock(&registry_lock);
+    return true;
 }
 
 void tcache_fork_prepare(void) { pthread_mutex_lock(&registry_lock); }

@@ -147,6 +147,10 @@ TCA_INLINE void tcache_count_uncached(size_t allocated, size_t deallocated)
 }
 /* Bytes in every live thread's cache (a racy sum: each count is exact alone). */
 size_t tcache_cached_bytes(void);
+/* The same unless the caches' registry is locked (false), for the report at
+ * exit: exit() may run in a signal handler that interrupted this very thread
+ * while it held the lock. */
+bool tcache_cached_bytes_try(size_t *bytes);
 /* Called once during bootstrap; enabled false (the tcache option) leaves every
  * thread in bypass mode.  False when the thread-exit key cannot be had. */
 bool tcache_boot(bool enabled);

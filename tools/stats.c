@@ -1,5 +1,8 @@
-/* tcarena stats FILE: a saved JSON dump (stats_format:json) as the tables an
- * operator reads, the shape tca_stats_print's JSON has (src/stats_print.c):
+/* tcarena stats: a running process's statistics (--pid), read from its
+ * statistics page and printed by the library's own formatters, once, every
+ * --interval seconds, or into a file rewritten while the process runs; or a
+ * saved JSON dump (stats_format:json) as the tables an operator reads, the
+ * shape tca_stats_print's JSON has (src/stats_print.c):
  *
  *   {"tcarena":{"version":"...","epoch":N,"options":{...},"totals":{...},
  *    "arenas":[{"index":0,"cpus":"0-3","numa_node":-1,...,"bins":[{...},...]},...]}}
@@ -7,36 +10,137 @@
  * Keys are read by name and columns come from the first record, so fields
  * a newer library adds show up without a change here.  A damaged dump still
  * shows every row that reads well; the first bad byte is named at the end. */
+#include "attach.h"
 #include "json.h"
+#include "src/stats_print.h"
 #include "tcarena.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 const struct command stats_command = {
-    "stats", stats_main, "stats FILE",
-    "Prints statistics dumps written with stats_format:json (tcarena run --stats=json)\n"
-    "as tables: Totals, Options, Arenas and the bins in use in each arena.  FILE may\n"
-    "hold several dumps in a row (processes sharing one stats_file); \"-\" reads\n"
-    "standard input.\n"
+    "stats", stats_main,
+    "stats --pid=PID [--format=FORMAT] [--output=FILE] [--interval=SECONDS] | stats FILE",
+    "With --pid: the statistics of running process PID, read from outside it (no\n"
+    "restart, no debugger), in the format of the report at exit: text (the\n"
+    "default), json or prometheus.  The bytes parked in thread caches are thread-\n"
+    "local: they show as unknown (null in JSON, a comment in Prometheus' format).\n"
+    "Only PID's own user and root may read them.\n"
     "\n"
-    "  -h, --help   this help\n"
+    "  --pid=PID             the process, started under tcarena (run, LD_PRELOAD or linked)\n"
+    "  --format=FORMAT       text, json or prometheus\n"
+    "  --output=FILE         write to FILE instead of stdout, atomically (a temporary\n"
+    "                        file FILE.tmp.N renamed over it); with --interval, FILE\n"
+    "                        is rewritten while PID runs and removed when it ends,\n"
+    "                        or when this command is stopped (node_exporter's\n"
+    "                        textfile collector sees live figures, no stale file)\n"
+    "  --interval=SECONDS    read again every SECONDS (decimals allowed) until PID ends;\n"
+    "                        \"epoch\" counts this command's readings\n"
+    "  -h, --help            this help\n"
     "\n"
-    "A damaged or cut-off file: every part that reads well is printed, then one\n"
-    "line names the first bad byte and the key it is in.\n"
+    "With FILE: statistics dumps written with stats_format:json (tcarena run\n"
+    "--stats=json) as tables: Totals, Options, Arenas and the bins in use in each\n"
+    "arena.  FILE may hold several dumps in a row (processes sharing one\n"
+    "stats_file); \"-\" reads standard input.  A damaged or cut-off file: every part\n"
+    "that reads well is printed, then one line names the first bad byte and the key\n"
+    "it is in.\n"
     "\n"
-    "Exit status: 0; 2 for a bad invocation, a file that cannot be read, or damage.\n",
+    "Exit status: 0; 2 for a bad invocation, a process that cannot be read (none,\n"
+    "another user's, not running tcarena), a file that cannot be read, or damage.\n",
 };
 
 static const struct option stats_options[] = {
+    {"pid", required_argument, NULL, 'p'},
+    {"format", required_argument, NULL, 'f'},
+    {"output", required_argument, NULL, 'o'},
+    {"interval", required_argument, NULL, 'i'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* ---- A running process ---- */
+
+static void write_stream(void *stream, const char *text) { fputs(text, stream); }
+
+/* --output's file and the temporary file beside it, removed when the
+ * command is stopped while it writes them. */
+static const char *output_path, *temporary_path;
+
+static void remove_output(void)
+{
+    if (temporary_path)
+        unlink(temporary_path);
+    if (output_path)
+        unlink(output_path);
+}
+
+static void stop(int signal)
+{
+    (void)signal;
+    remove_output();
+    _exit(0);
+}
+
+/* One reading of process, printed to stdout or written over output. */
+static void print_reading(const struct attached *process, struct tca_stats *stats, uint64_t epoch, const char *opts)
+{
+    FILE *to = stdout;
+    if (output_path) {
+        int fd = open(temporary_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || !(to = fdopen(fd, "w")))
+            fail("%s: %s", temporary_path, strerror(errno));
+    }
+    attached_read(process, stats);
+    stats_print(stats, epoch, write_stream, to, opts);
+    if (!output_path)
+        return;
+    if (fclose(to) != 0 || rename(temporary_path, output_path) != 0) {
+        int error = errno;
+        unlink(temporary_path);
+        fail("%s: %s", output_path, strerror(error));
+    }
+}
+
+static int stats_of_process(const char *pid_text, const char *format, const char *output, double interval)
+{
+    static const char *const formats[] = {"text", "json", "prometheus"}, *const opts[] = {"", "J", "P"};
+    unsigned chosen = 0;
+    while (chosen < 3 && strcmp(format, formats[chosen]))
+        chosen++;
+    if (chosen == 3)
+        usage_error("--format=%s: the formats are text, json and prometheus", format);
+    struct attached process;
+    attach(&process, pid_text);
+    struct tca_stats *stats = attached_stats_new(&process);
+    if (output) {
+        output_path = output;
+        temporary_path = xasprintf("%s.tmp.%d", output, (int)getpid());
+        struct sigaction on_stop = {.sa_handler = stop};
+        sigaction(SIGTERM, &on_stop, NULL);
+        sigaction(SIGINT, &on_stop, NULL);
+        sigaction(SIGHUP, &on_stop, NULL);
+    }
+    for (uint64_t epoch = 1;; epoch++) {
+        print_reading(&process, stats, epoch, opts[chosen]);
+        if (!interval)
+            return finish_output(0);
+        if (!output && (fflush(stdout) != 0 || ferror(stdout)))
+            return finish_output(0);
+        if (!attached_wait(&process, (unsigned)(interval * 1000)))
+            break;
+    }
+    /* The process ended: a file left behind would show its last figures as live. */
+    remove_output();
+    return finish_output(0);
+}
+
+/* ---- A saved dump ---- */
 
 /* The first bad thing in the file, by byte offset. */
 static struct json_problem problem;
@@ -166,6 +270,13 @@ static void print_totals(const struct json *totals)
     for (size_t i = 0; totals && i < totals->count; i++) {
         char path[128];
         snprintf(path, sizeof path, "tcarena.totals.%s", totals->keys[i]);
+        if (totals->items[i]->complete && totals->items[i]->type == JSON_NULL) {
+            /* read from outside the process: thread-local, unknown */
+            table_add(&table, "%s", totals->keys[i]);
+            table_add(&table, "unknown");
+            table_add(&table, "-");
+            continue;
+        }
         const struct json *value = expect(totals->items[i], JSON_NUMBER, path);
         if (!value)
             continue;
@@ -259,14 +370,37 @@ static char *read_file(const char *name, size_t *len)
 
 int stats_main(int argc, char **argv)
 {
+    const char *pid = NULL, *format = NULL, *output = NULL, *interval_text = NULL;
     for (int c; (c = next_option(argc, argv, stats_options)) != -1;) {
-        if (c == 'h') {
+        switch (c) {
+        case 'h':
             print_help(&stats_command);
             return finish_output(0);
+        case 'p': pid = optarg; break;
+        case 'f': format = optarg; break;
+        case 'o': output = optarg; break;
+        case 'i': interval_text = optarg; break;
         }
     }
+    if (pid && optind < argc)
+        usage_error("unexpected argument '%s' (a FILE and --pid exclude each other)", argv[optind]);
+    if (!pid && (format || output || interval_text))
+        usage_error("--%s goes with --pid (a FILE is printed as tables)",
+                    format ? "format" : output ? "output" : "interval");
+    if (pid) {
+        if (output && !*output)
+            usage_error("--output= needs a path");
+        double interval = 0;
+        if (interval_text) {
+            char *end;
+            interval = strtod(interval_text, &end);
+            if (!*interval_text || *end || !(interval >= 0.001 && interval <= 86400))
+                usage_error("--interval=%s: not a number of seconds from 0.001 to 86400", interval_text);
+        }
+        return stats_of_process(pid, format ? format : "text", output, interval);
+    }
     if (optind == argc)
-        usage_error("no file given");
+        usage_error("no file given (or --pid)");
     if (argc - optind > 1)
         usage_error("unexpected argument '%s'", argv[optind + 1]);
     const char *name = argv[optind];

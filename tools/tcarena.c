@@ -1,6 +1,7 @@
-/* tcarena: run a program under the allocator, print a saved statistics dump,
- * run the benchmarks.  This file picks the subcommand; each one lives in a
- * file of its own (run.c, stats.c, bench.c) and is listed here once. */
+/* tcarena: run a program under the allocator, print a running process's
+ * statistics or a saved dump, watch them change, run the benchmarks.  This
+ * file picks the subcommand; each one lives in a file of its own (run.c,
+ * stats.c, top.c, bench.c) and is listed here once. */
 #include "tcarena.h"
 #include "tool_config.h"
 
@@ -10,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const struct command *const commands[] = {&run_command, &stats_command, &bench_command};
+static const struct command *const commands[] = {&run_command, &stats_command, &top_command, &bench_command};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static const struct command *find_command(const char *name)

@@ -23,9 +23,10 @@ struct command {
 
 int run_main(int argc, char **argv);
 int stats_main(int argc, char **argv);
+int top_main(int argc, char **argv);
 int bench_main(int argc, char **argv);
 
-extern const struct command run_command, stats_command, bench_command;
+extern const struct command run_command, stats_command, top_command, bench_command;
 
 /* ---- tcarena.c ---- */
 

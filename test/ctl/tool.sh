@@ -14,26 +14,12 @@ python=$(python3 -c 'import sys; print(sys.executable)')
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# answers STATUS PHRASE ARGS...: `tcarena ARGS` exits with STATUS and says
-# exactly one line on stderr, which holds PHRASE and is no shell's or
-# Python's.  Leaves stdout in $dir/out.
-answers() {
-    want=$1 phrase=$2
-    shift 2
-    got=0
-    "$tcarena" "$@" >"$dir/out" 2>"$dir/err" || got=$?
-    [ "$got" = "$want" ] || fail "tcarena $*: exit status $got, not $want; stderr: $(cat "$dir/err")"
-    [ "$(wc -l <"$dir/err")" = 1 ] || fail "tcarena $*: stderr is not one line: $(cat "$dir/err")"
-    grep -qF -- "$phrase" "$dir/err" || fail "tcarena $*: '$(cat "$dir/err")' does not say '$phrase'"
-    ! grep -qE 'Traceback|line [0-9]+:|^(sh|bash|dash|exec|python3?):' "$dir/err" ||
-        fail "tcarena $*: a shell or Python error: $(cat "$dir/err")"
-}
+# shellcheck source=command.sh
+. "$(dirname "$0")/command.sh"
 
 # Help: to stdout, status 0, for the command and each subcommand.
-for args in --help -h help --version "help run" "help stats" "help bench" \
-            "run --help" "run -h" "stats --help" "bench --help"; do
+for args in --help -h help --version "help run" "help stats" "help top" "help bench" \
+            "run --help" "run -h" "stats --help" "top --help" "bench --help"; do
     # shellcheck disable=SC2086 # the words are the arguments
     "$tcarena" $args >"$dir/out" 2>"$dir/err" || fail "tcarena $args: exit status $?"
     [ -s "$dir/out" ] && [ ! -s "$dir/err" ] || fail "tcarena $args: no help on stdout, or stderr"

@@ -7,8 +7,10 @@
 
 #include "check.h"
 
-/* How many arenas the tables in force name: exported for the tests alone. */
+/* How many arenas the tables in force name, and the CPUs each serves:
+ * exported for the tests alone. */
 unsigned topology_arenas_used(void);
+size_t topology_arena_cpus(unsigned arena, unsigned *cpus, size_t max);
 
 const struct machine_shape machine_shapes[] = {
     {"2 sockets x 8 cores x SMT-2, Linux numbering", 2, 1, 8, 2, NUMA_PACKAGE, true, 0, 0},

@@ -56,7 +56,7 @@ int main(void)
     CHECK(3 * nslots + 1 <= MAX_BLOCKS);
     struct arena *arena = arena_get(3), *other = arena_get(2);
     CHECK(arena && other && arena != other);
-    struct arena_bin *bin = &arena->bins[test_class];
+    struct bin_counters *bin = arena->bins[test_class].counts;
     CHECK(bin->nmalloc == 0 && bin->curslabs == 0);
 
     /* Three full slabs and one block of a fourth. */
@@ -71,22 +71,22 @@ int main(void)
         if (i % nslots)  /* a slab hands out its blocks in address order */
             CHECK((char *)blocks[i] == (char *)blocks[i - 1] + info->size);
     }
-    CHECK(bin->nmalloc == want && bin->curregs == want && bin->nrefills == 1);
+    CHECK(bin->nmalloc == want && bin->ndalloc == 0 && bin->nrefills == 1);
     CHECK(bin->nslabs_made == 4 && bin->curslabs == 4);
     CHECK(slab_bytes() - slabs_before == 4 * info->slab_pages * TCA_PAGE_SIZE);
 
     /* All back: up to arena_spare_slabs() wholly free slabs stay as the
      * bin's spares, the rest go to the page heap. */
     arena_flush(test_class, blocks, want);
-    CHECK(bin->ndalloc == want && bin->curregs == 0 && bin->nflushes == 1);
+    CHECK(bin->ndalloc == want && bin->nflushes == 1);
     unsigned kept = arena_spare_slabs(test_class) < 4 ? arena_spare_slabs(test_class) : 4;
-    CHECK(kept >= 2 && bin->curslabs == kept && bin->nempty == kept);
+    CHECK(kept >= 2 && bin->curslabs == kept && bin->spare_slabs == kept);
     CHECK(slab_bytes() - slabs_before == kept * info->slab_pages * TCA_PAGE_SIZE);
 
     /* A spare slab serves the next refill: no slab is made. */
     void *again[MAX_BLOCKS];
     CHECK(arena_refill(arena, test_class, again, nslots) == nslots);
-    CHECK(bin->nslabs_made == 4 && bin->curslabs == kept && bin->nempty == kept - 1);
+    CHECK(bin->nslabs_made == 4 && bin->curslabs == kept && bin->spare_slabs == kept - 1);
     struct span *spare = pagemap_span_of(again[0]);
     for (unsigned i = 0; i < nslots; i++)
         CHECK(pagemap_span_of(again[i]) == spare);
@@ -106,8 +106,9 @@ int main(void)
     memcpy(mixed + 4, again, nslots * sizeof(void *));
     uint64_t ndalloc = bin->ndalloc;
     arena_flush(test_class, mixed, 4 + nslots);
-    CHECK(other->bins[test_class].curregs == 0 && other->bins[test_class].ndalloc == 4);
-    CHECK(bin->curregs == 0 && bin->ndalloc == ndalloc + nslots);
+    const struct bin_counters *others = other->bins[test_class].counts;
+    CHECK(others->nmalloc == 4 && others->ndalloc == 4);
+    CHECK(bin->ndalloc == ndalloc + nslots && bin->nmalloc == bin->ndalloc);
 
     /* Bad flushes abort with the block's address. */
     void *victim;

@@ -25,7 +25,7 @@ static uint64_t arena_outstanding(unsigned cls)
     for (unsigned i = 0; i < arena_count; i++)
         if (arena_table[i]) {
             pthread_mutex_lock(&arena_table[i]->bins[cls].lock);
-            regs += arena_table[i]->bins[cls].curregs;
+            regs += arena_table[i]->bins[cls].counts->nmalloc - arena_table[i]->bins[cls].counts->ndalloc;
             pthread_mutex_unlock(&arena_table[i]->bins[cls].lock);
         }
     return regs;
