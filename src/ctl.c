@@ -489,6 +489,17 @@ static void ctl_lock_release(void)
  * taken before the allocator's locks: ctl holds it while taking those. */
 static void register_fork_handlers(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
+/* glibc skips the handlers registered while a fork runs its prepare steps, so
+ * registering them at a thread's first tca_ctl could let a fork in another
+ * thread copy ctl_lock held into a child that never frees it.  They are
+ * registered at load, before the program has threads, after the allocator's
+ * own (bootstrap registers those). */
+__attribute__((constructor)) static void register_fork_handlers_at_load(void)
+{
+    if (tca_bootstrap())
+        pthread_once(&ctl_fork_once, register_fork_handlers);
+}
+
 /* Takes ctl_lock and makes sure a snapshot exists; false (lock not held) when
  * the allocator cannot start or has no memory for the snapshot. */
 static bool ctl_enter(void)
