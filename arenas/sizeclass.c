@@ -76,21 +76,30 @@ void sizeclass_init(void)
         memset(&sizeclass_by_granule[first], (int)target, last - first + 1);
         first = last + 1;
     }
-    sizeclass_route_to_miss(false);
 }
 
-/* Whole runs at a time: byte by byte, 32 Ki entries cost a few hundred
- * thousand instructions.  A reader meanwhile sees each entry old or new (a
- * byte is written whole), both valid. */
-void sizeclass_route_to_miss(bool miss)
+static void route_set(unsigned cls, uint8_t value)
 {
-    size_t first = 0;
-    for (unsigned target = 1; target < TCA_NCLASSES; target++) {
-        size_t last = sizeclass_table[target].size;
-        memset(&sizeclass_by_size[first], miss ? 0 : (int)target, last - first + 1);
-        first = last + 1;
-    }
+    size_t first = cls > 1 ? sizeclass_table[cls - 1].size + 1 : 0;
+    memset(&sizeclass_by_size[first], value, sizeclass_table[cls].size - first + 1);
 }
+
+/* The flag's read is a read-modify-write (false to false), so that the
+ * profiler's exchange that sets it later reads from it: the fill then happens
+ * before the clear that follows the exchange.  Or it reads true, and the run
+ * is emptied again here. */
+void sizeclass_route_fill(size_t size, bool *sampling_flag)
+{
+    unsigned cls = sizeclass_of(size);
+    route_set(cls, (uint8_t)cls);
+    bool off = false;
+    if (!__atomic_compare_exchange_n(sampling_flag, &off, false, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        route_set(cls, 0);
+}
+
+/* A reader meanwhile sees each entry old or new (a byte is written whole),
+ * both valid. */
+void sizeclass_routes_clear(void) { memset(sizeclass_by_size, 0, sizeof sizeclass_by_size); }
 
 unsigned sizeclass_for_aligned(size_t size, size_t alignment)
 {

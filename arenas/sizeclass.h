@@ -34,12 +34,14 @@ struct sizeclass_info {
 };
 
 /* size → class for size ≤ TCA_SMALL_MAX, indexed by the size itself: one load,
- * no shift, no division (32 KiB, of which a program touches the lines of the
- * sizes it uses).  Only malloc's fast path reads it, and it may read 0, which
- * the thread cache treats as a miss: every entry is 0 before sizeclass_init(),
- * and while the heap profiler samples (sizeclass_route_to_miss), so that every
- * small malloc reaches the entry layer's miss path without a test of its own
- * on the fast path.  Everyone else asks sizeclass_of(). */
+ * no shift, no division.  Only malloc's fast path reads it, and it may read 0,
+ * which the thread cache treats as a miss: every entry starts 0 and a class's
+ * run of entries is filled at its first miss (sizeclass_route_fill), so that
+ * start-up writes none of its 32 KiB and a program touches the pages of the
+ * sizes it uses only; the heap profiler empties it while it samples
+ * (sizeclass_routes_clear), so that every small malloc reaches the entry
+ * layer's miss path without a test of its own on the fast path.  Everyone
+ * else asks sizeclass_of(). */
 extern uint8_t sizeclass_by_size[TCA_SMALL_MAX + 1];
 /* size → class by 16-byte granule ((size + 15) >> 4): every class size is a
  * multiple of 16, so the granule decides the class; never emptied. */
@@ -96,8 +98,11 @@ TCA_INLINE block_mark_word *block_mark(void *block) { return (block_mark_word *)
 /* Smallest class whose blocks all satisfy alignment (≤ TCA_PAGE_SIZE) and hold size; 0 if none. */
 unsigned sizeclass_for_aligned(size_t size, size_t alignment);
 void sizeclass_init(void);
-/* miss true: every entry of sizeclass_by_size reads 0 (every small malloc
- * misses); false: each reads its class again.  Readers meanwhile see either. */
-void sizeclass_route_to_miss(bool miss);
+/* Fills the entries of sizeclass_by_size of size's class (a miss path's
+ * call, size ≤ TCA_SMALL_MAX); undone if sampling_flag is set, so that a
+ * clear that races with it wins. */
+void sizeclass_route_fill(size_t size, bool *sampling_flag);
+/* Every entry of sizeclass_by_size reads 0: every small malloc misses. */
+void sizeclass_routes_clear(void);
 
 #endif

@@ -67,12 +67,13 @@ static TCA_NOINLINE void *malloc_countdown_out(size_t size)
 }
 
 /* The first allocation of the process misses (the class table reads 0 until
- * bootstrap), so this is where the allocator boots before the thread
- * cache's slow path runs. */
+ * a size's first miss), so this is where the allocator boots, and where each
+ * class's run of the table is filled, before the thread cache's slow path. */
 static TCA_NOINLINE void *malloc_refill(size_t size)
 {
     if (!tca_bootstrap())
         return fail_nomem();
+    sizeclass_route_fill(size, &prof_sampling);
     return tcache_alloc_slow(size);
 }
 

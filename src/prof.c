@@ -400,16 +400,18 @@ void prof_start(void)
         prof_set_active(true);
 }
 
-/* The flag goes first when sampling starts and last when it stops, but
- * order does not matter: a miss while the two disagree is served unsampled. */
+/* Sampling starts with the flag, then the class table is emptied (the flag's
+ * exchange reads from sizeclass_route_fill's, so that no run filled meanwhile
+ * stays filled); when it stops, the table fills again as sizes miss. */
 int prof_set_active(bool active)
 {
     if (!started)
         return active ? ENOENT : 0;
     pthread_mutex_lock(&prof_lock);
     if (active != prof_sampling) {
-        __atomic_store_n(&prof_sampling, active, __ATOMIC_RELAXED);
-        sizeclass_route_to_miss(active);
+        (void)__atomic_exchange_n(&prof_sampling, active, __ATOMIC_SEQ_CST);
+        if (active)
+            sizeclass_routes_clear();
     }
     pthread_mutex_unlock(&prof_lock);
     return 0;

@@ -170,6 +170,22 @@ static void slow_event(struct tcache *cache)
         tcache_gc_step(cache);
 }
 
+/* Half the bin's starting capacity, but a bin's first refill takes only an OS
+ * page's worth of blocks (4 KiB, or one block) and each later one as many as
+ * came before: a fresh block is written (its free mark) on its way in, so a
+ * thread that uses a class only a little, or a program that exits soon, does
+ * not fault in pages it never uses. */
+static unsigned refill_size(const struct tcache *cache, unsigned cls)
+{
+    const struct sizeclass_info *info = &sizeclass_table[cls];
+    uint64_t want = cache->nrefilled[cls], page_of_blocks = 4096 / info->size;
+    if (want < page_of_blocks)
+        want = page_of_blocks;
+    if (want == 0)
+        want = 1;
+    return want < info->tcache_cap / 2u ? (unsigned)want : info->tcache_cap / 2u;
+}
+
 void *tcache_alloc_slow(size_t size)
 {
     struct tcache *cache = &tcache_tls;
@@ -187,7 +203,7 @@ void *tcache_alloc_slow(size_t size)
     void **end = bin_end(cache, cls);
     if (cache->head[cls] == end) {
         slow_event(cache);
-        unsigned want = sizeclass_table[cls].tcache_cap / 2;
+        unsigned want = refill_size(cache, cls);
         /* The arena hands out blocks in address order; they are popped in that order. */
         unsigned got = arena_refill(arena_current(), cls, end - want, want);
         if (got == 0)

@@ -137,8 +137,9 @@ int main(void)
     free(large);
 
     /* The first block of a class no one used yet comes from a new slab with
-     * the ones after it, which wait in this thread's cache, never handed out. */
-    char *first = malloc(2500);
+     * the ones after it (4 KiB of them), which wait in this thread's cache,
+     * never handed out. */
+    char *first = malloc(200);
     char *next = first + malloc_usable_size(first);
     check_aborts(free_once, next, "double free", next);
     free(first);

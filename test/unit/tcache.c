@@ -38,14 +38,24 @@ static void check_hits_and_misses(void)
     tcache_flush_all(&tcache_tls, true);
     CHECK(cached(cls) == 0);
 
+    /* A bin's first refill takes 4 KiB of blocks; each later one as many as
+     * came before, up to half the bin's capacity. */
+    unsigned first_refill = 4096 / info->size;
     void *first = malloc(100);
     CHECK(tcache_tls.state == TCACHE_ACTIVE);
     CHECK(tcache_bin_capacity(&tcache_tls, cls) == info->tcache_cap);
-    CHECK(cached(cls) == info->tcache_cap / 2 - 1u);
+    CHECK(cached(cls) == first_refill - 1u);
     free(first);
-    CHECK(cached(cls) == info->tcache_cap / 2);
+    CHECK(cached(cls) == first_refill);
     CHECK(malloc(100) == first); /* last in, first out */
     free(first);
+    void *drained[4096 / 16 + 1];
+    for (unsigned i = 0; i <= first_refill; i++)
+        CHECK((drained[i] = malloc(100)) != NULL);
+    unsigned second_refill = first_refill < info->tcache_cap / 2u ? first_refill : info->tcache_cap / 2u;
+    CHECK(cached(cls) == second_refill - 1u);
+    for (unsigned i = 0; i <= first_refill; i++)
+        free(drained[i]);
 
     /* Freeing past capacity flushes half the bin, or doubles the capacity (up
      * to the class's maximum) when the thread allocated a bin's worth since
