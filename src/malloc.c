@@ -317,21 +317,10 @@ static TCA_NOINLINE void *new_large(size_t size)
     return block ? block : cxx_new_failed("_Znwm", size, 0);
 }
 
-static TCA_NOINLINE void *new_array_miss(size_t size)
-{
-    void *block = malloc_miss(size);
-    return block ? block : cxx_new_failed("_Znam", size, 0);
-}
-
-static TCA_NOINLINE void *new_array_large(size_t size)
-{
-    void *block = malloc_large(size);
-    return block ? block : cxx_new_failed("_Znam", size, 0);
-}
-
-/* operator new(size_t), operator new[](size_t) */
+/* operator new(size_t).  The array forms below are the same functions: the
+ * C++ library's own array forms only call the scalar ones (in a try block for
+ * nothrow), so a failure handed to its scalar form behaves the same. */
 TCA_EXPORT void *_Znwm(size_t size) { return alloc_small_or(size, new_miss, new_large); }
-TCA_EXPORT void *_Znam(size_t size) { return alloc_small_or(size, new_array_miss, new_array_large); }
 
 /* The nothrow and aligned forms are no fast paths: malloc's, then the C++
  * library's on a failure. */
@@ -342,23 +331,11 @@ TCA_EXPORT void *_ZnwmRKSt9nothrow_t(size_t size, const struct cxx_nothrow *tag)
     return block ? block : ((void *(*)(size_t, const void *))os_next_symbol("_ZnwmRKSt9nothrow_t"))(size, tag);
 }
 
-TCA_EXPORT void *_ZnamRKSt9nothrow_t(size_t size, const struct cxx_nothrow *tag)
-{
-    void *block = malloc(size);
-    return block ? block : ((void *(*)(size_t, const void *))os_next_symbol("_ZnamRKSt9nothrow_t"))(size, tag);
-}
-
 /* operator new(size_t, std::align_val_t) and its array form. */
 TCA_EXPORT void *_ZnwmSt11align_val_t(size_t size, size_t alignment)
 {
     void *block = alloc_aligned(alignment, size);
     return block ? block : cxx_new_failed("_ZnwmSt11align_val_t", size, alignment);
-}
-
-TCA_EXPORT void *_ZnamSt11align_val_t(size_t size, size_t alignment)
-{
-    void *block = alloc_aligned(alignment, size);
-    return block ? block : cxx_new_failed("_ZnamSt11align_val_t", size, alignment);
 }
 
 typedef void *cxx_aligned_nothrow_new(size_t, size_t, const struct cxx_nothrow *);
@@ -370,12 +347,10 @@ TCA_EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t size, size_t alignmen
                  : ((cxx_aligned_nothrow_new *)os_next_symbol("_ZnwmSt11align_val_tRKSt9nothrow_t"))(size, alignment, tag);
 }
 
-TCA_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t size, size_t alignment, const struct cxx_nothrow *tag)
-{
-    void *block = alloc_aligned(alignment, size);
-    return block ? block
-                 : ((cxx_aligned_nothrow_new *)os_next_symbol("_ZnamSt11align_val_tRKSt9nothrow_t"))(size, alignment, tag);
-}
+TCA_ALIAS(_Znam, _Znwm);
+TCA_ALIAS(_ZnamRKSt9nothrow_t, _ZnwmRKSt9nothrow_t);
+TCA_ALIAS(_ZnamSt11align_val_t, _ZnwmSt11align_val_t);
+TCA_ALIAS(_ZnamSt11align_val_tRKSt9nothrow_t, _ZnwmSt11align_val_tRKSt9nothrow_t);
 
 /* Every operator delete is free(): the size and alignment they also pass
  * (in registers free does not read) change nothing. */
