@@ -387,14 +387,14 @@ static void arena_release_spares(struct arena *arena)
 
 size_t arena_purge(struct arena *arena)
 {
-    transfer_decay(true);
+    transfer_decay(true, arena_flush);
     arena_release_spares(arena);
     return pageheap_purge(true);
 }
 
 size_t arenas_purge(void)
 {
-    transfer_decay(true);
+    transfer_decay(true, arena_flush);
     for (unsigned i = 0; i < arena_count; i++) {
         struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
         if (arena)
@@ -405,7 +405,7 @@ size_t arenas_purge(void)
 
 void arenas_decay_spares(void)
 {
-    transfer_decay(false);
+    transfer_decay(false, arena_flush);
     for (unsigned i = 0; i < arena_count; i++) {
         struct arena *arena = __atomic_load_n(&arena_table[i], __ATOMIC_ACQUIRE);
         if (!arena)

@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "arenas/arena.h"
 #include "pageheap/base.h"
 #include "pageheap/pageheap.h"
 
@@ -91,7 +90,7 @@ bool transfer_holds(unsigned cls, const void *block)
 
 /* The oldest blocks, at the bottom, go to their slabs: a batch copied out
  * first, so that the slabs' locks are never taken under the stack's. */
-static void stack_decay(struct transfer_stack *stack, unsigned cls, bool all)
+static void stack_decay(struct transfer_stack *stack, unsigned cls, bool all, transfer_flush_fn *flush)
 {
     void *batch[256];
     for (;;) {
@@ -105,16 +104,16 @@ static void stack_decay(struct transfer_stack *stack, unsigned cls, bool all)
         pthread_mutex_unlock(&stack->lock);
         if (!n)
             return;
-        arena_flush(cls, batch, n);
+        flush(cls, batch, n);
     }
 }
 
-void transfer_decay(bool all)
+void transfer_decay(bool all, transfer_flush_fn *flush)
 {
     for (unsigned node = 0; node < __atomic_load_n(&nodes_used, __ATOMIC_RELAXED); node++)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
             if (stacks[node][cls].slots)
-                stack_decay(&stacks[node][cls], cls, all);
+                stack_decay(&stacks[node][cls], cls, all, flush);
 }
 
 size_t transfer_cached_bytes(void)

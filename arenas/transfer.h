@@ -16,9 +16,11 @@ unsigned transfer_take(unsigned cls, int node, void **out, unsigned want);
 unsigned transfer_put(unsigned cls, int node, void *const *blocks, unsigned n);
 /* Whether block (of class cls) waits in some transfer cache. */
 bool transfer_holds(unsigned cls, const void *block);
-/* Flushes to their slabs the blocks that sat unused since the last call
- * (all with all): idle processes give their memory back. */
-void transfer_decay(bool all);
+/* Hands to flush, in batches, the blocks that sat unused since the last call
+ * (all with all), so that idle processes give their memory back: the arenas
+ * pass their flush to the slabs (this layer's files call no arena code). */
+typedef void transfer_flush_fn(unsigned cls, void *const *blocks, unsigned n);
+void transfer_decay(bool all, transfer_flush_fn *flush);
 /* Bytes of blocks waiting in transfer caches. */
 size_t transfer_cached_bytes(void);
 

@@ -184,11 +184,11 @@ static void check_thread_exit(void)
     /* The first second thread loads the topology, which keeps what it allocates. */
     run_short_thread(&cls);
     tcache_flush_all(&tcache_tls, true);
-    transfer_decay(true);
+    transfer_decay(true, arena_flush);
     uint64_t outstanding = arena_outstanding(cls);
     for (int round = 0; round < 4; round++) {
         run_short_thread(&cls);
-        transfer_decay(true); /* an exiting thread's blocks wait there for the next thread */
+        transfer_decay(true, arena_flush); /* an exiting thread's blocks wait there for the next thread */
         CHECK(arena_outstanding(cls) == outstanding);
     }
 }
