@@ -131,20 +131,20 @@ def print_tables(results, chosen, summary, caption):
     print("| **geomean ratio** | " + " | ".join(f"{geomeans[a]:.2f}" for a in names) + " |")
 
 
-def print_bars(summary, time_bar, worst_bar=None):
-    """tcarena's geomean, worst test and RSS against the bars given."""
+def print_goals(summary, time_goal, worst_goal=None):
+    """tcarena's geomean, worst test and RSS against the project's goals for them."""
     if "tcarena_worst" not in summary:
         return
     time_geomean = summary["time_geomean_ratio_to_best_peer"][benchlib.TCARENA]
     rss_geomean = summary["rss_geomean_ratio_to_jemalloc"].get(benchlib.TCARENA, float("nan"))
     worst = summary["tcarena_worst"]
     verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
-    print(f"\ntcarena time geomean / best peer: {time_geomean:.3f} (bar <= {time_bar:.2f}: "
-          f"{verdict(time_geomean <= time_bar)})")
+    print(f"\ntcarena time geomean / best peer: {time_geomean:.3f} (goal <= {time_goal:.2f}: "
+          f"{verdict(time_geomean <= time_goal)})")
     print(f"tcarena worst workload: {worst['workload']} at {worst['ratio']:.2f}x the best peer"
-          + (f" (bar <= {worst_bar:.2f}: {verdict(worst['ratio'] <= worst_bar)})"
-             if worst_bar else ""))
-    print(f"tcarena peak RSS geomean / jemalloc: {rss_geomean:.3f} (bar <= 1.0: "
+          + (f" (goal <= {worst_goal:.2f}: {verdict(worst['ratio'] <= worst_goal)})"
+             if worst_goal else ""))
+    print(f"tcarena peak RSS geomean / jemalloc: {rss_geomean:.3f} (goal <= 1.0: "
           f"{verdict(rss_geomean <= 1.0)})")
     if summary["tcarena_failures"]:
         print("tcarena FAILED on: " + ", ".join(summary["tcarena_failures"]))
