@@ -28,7 +28,8 @@ struct symbol {
 
 /* One ELF file's functions, sorted by address, and where its segments lie. */
 struct object {
-    char *path;
+    char *path; /* as the map names it */
+    char *file; /* where it was opened: under the process's root, or as named */
     void *image;
     size_t image_size;
     const Elf64_Phdr *segments;
@@ -60,6 +61,7 @@ bool symbols_read_maps(struct symbols *symbols, int pid)
     FILE *maps = fopen(path, "re");
     if (!maps)
         return false;
+    snprintf(symbols->root, sizeof symbols->root, "/proc/%d/root", pid);
     for (size_t i = 0; i < symbols->nmaps; i++)
         free(symbols->maps[i].path);
     symbols->nmaps = 0;
@@ -112,8 +114,13 @@ static struct object *object_at(struct symbols *symbols, const char *path)
             return &symbols->objects[i];
     symbols->objects = xrealloc(symbols->objects, (symbols->nobjects + 1) * sizeof *symbols->objects);
     struct object *object = &symbols->objects[symbols->nobjects++];
-    *object = (struct object){.path = xasprintf("%s", path)};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    *object = (struct object){.path = xasprintf("%s", path), .file = xasprintf("%s%s", symbols->root, path)};
+    int fd = open(object->file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && symbols->root[0]) { /* the process's root is not ours to open: the same path here */
+        free(object->file);
+        object->file = xasprintf("%s", path);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
     struct stat st;
     if (fd < 0 || fstat(fd, &st) || (size_t)st.st_size < sizeof(Elf64_Ehdr)) {
         if (fd >= 0)
@@ -270,7 +277,7 @@ static void label_frames(struct symbols *symbols, struct stats_site *sites, size
         lines = xrealloc(NULL, (n + 1) * sizeof *lines);
         memset(lines, 0, (n + 1) * sizeof *lines);
         if (n)
-            source_lines(object->path, addresses, n, lines);
+            source_lines(object->file, addresses, n, lines);
         for (size_t k = 0; k < n; k++)
             *slots[k] = lines[k]; /* the file:line for now; named below */
         free(addresses);

@@ -15,13 +15,17 @@ struct symbols {
     size_t nmaps;
     struct object *objects;
     size_t nobjects;
+    /* Where the mapped paths are opened: "" (this file system), or a running
+     * process's root, "/proc/PID/root", so that a process in a container of
+     * its own is named from its own files. */
+    char root[32];
 };
 
 /* Adds one line in the format of /proc/PID/maps (executable mappings of
  * files are kept, others ignored). */
 void symbols_add_map_line(struct symbols *symbols, const char *line);
-/* Replaces the mappings with process pid's, now; false when
- * /proc/PID/maps cannot be read. */
+/* Replaces the mappings with process pid's, now, its files to be opened
+ * under its root; false when /proc/PID/maps cannot be read. */
 bool symbols_read_maps(struct symbols *symbols, int pid);
 
 /* A site's estimated figures from its samples (count blocks, bytes bytes)

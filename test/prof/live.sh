@@ -3,7 +3,8 @@
 # operator reads them: tcarena stats --pid (text, JSON, Prometheus) and
 # tcarena top name the function holding the big leak first, with an estimate
 # near what it keeps; they follow a free and a fork (the child keeps its
-# parent's sites, the parent's change alone); a process that does not profile
+# parent's sites, the parent's change alone); a process in a mount namespace
+# of its own is named from its own files; a process that does not profile
 # shows no such section, and reading it gives it no page of the memory file.
 # Arguments: the command, the library, the target program (live_leaker.c).
 set -eu
@@ -136,6 +137,25 @@ esac
 if command -v python3 >/dev/null; then
     [ "$(prof_pages "$prof")" = touched ] || fail "the profiler's section: $(prof_pages "$prof") in a process that profiles"
     [ "$(prof_pages "$plain")" = untouched ] || fail "the profiler's section: $(prof_pages "$plain") in a process that does not profile"
+fi
+
+# A process in a mount namespace of its own, run from a file only it sees:
+# its frames are named all the same (root only; skipped elsewhere).
+if mkdir "$dir/private" && unshare -m mount -t tmpfs none "$dir/private" 2>/dev/null; then
+    mkfifo "$dir/ns.in"
+    TCARENA_CONF=prof:true,prof_sample:4096 LD_PRELOAD="$library" unshare -m sh -c \
+        'mount -t tmpfs none "$1" && cp "$2" "$1/leaker" && exec "$1/leaker"' sh "$dir/private" "$target" \
+        <"$dir/ns.in" >"$dir/ns.out" 2>"$dir/ns.err" &
+    echo $! >"$dir/ns.pid"
+    pids="$pids $!"
+    exec 5>"$dir/ns.in"
+    lines ns 1
+    "$tcarena" stats --pid="$(cat "$dir/ns.pid")" >"$dir/text" || fail "stats --pid in a mount namespace"
+    case $(first_site "$dir/text") in
+    keep_big_leak*) ;;
+    *) fail "in a mount namespace, the first site is not keep_big_leak: $(sed -n '/^Top allocation sites/,$p' "$dir/text")" ;;
+    esac
+    exec 5>&-
 fi
 
 exec 3>&- 4>&-
