@@ -17,6 +17,7 @@
 static struct {
     struct live_header *header; /* the page */
     size_t bytes;
+    size_t copied_bytes;        /* what fork copies: the profiler's section once it runs */
     int fd;                     /* the memory file, at OS_HIGH_FD or above; -1: private memory */
     struct os_file_id file;     /* what fd is, so that a number the program reused is left alone */
     void *fork_copy;            /* the page as fork_prepare found it */
@@ -25,10 +26,11 @@ static struct {
 
 static size_t section_end(const struct live_header *header)
 {
-    return header->placement_offset + header->placement_bytes;
+    return header->prof_offset + header->prof_bytes;
 }
 
-/* The layout: each section on a cache line of its own. */
+/* The layout: each section on a cache line of its own, the profiler's on
+ * pages of its own. */
 static void place_sections(struct live_header *header, unsigned narenas)
 {
     header->header_bytes = sizeof *header;
@@ -38,6 +40,8 @@ static void place_sections(struct live_header *header, unsigned narenas)
     header->arena_bytes = sizeof(struct arena_counters);
     header->placement_offset = tca_align_up(header->arenas_offset + narenas * header->arena_bytes, TCA_CACHELINE);
     header->placement_bytes = sizeof(struct topology_placement);
+    header->prof_offset = tca_align_up(header->placement_offset + header->placement_bytes, os_system_page_size());
+    header->prof_bytes = sizeof(struct live_prof);
     header->narenas = narenas;
 }
 
@@ -74,6 +78,7 @@ static void set_view(void)
         .heap = (const void *)(base + live.header->heap_offset),
         .arenas = (const void *)(base + live.header->arenas_offset),
         .placement = (const void *)(base + live.header->placement_offset),
+        .prof = (const void *)(base + live.header->prof_offset),
     };
 }
 
@@ -95,6 +100,7 @@ bool live_boot(unsigned narenas, struct live_storage *storage)
     describe(header);
     live.header = header;
     live.bytes = bytes;
+    live.copied_bytes = header->prof_offset;
     live.fd = fd;
     if (fd >= 0)
         os_file_id_of(fd, &live.file);
@@ -110,13 +116,20 @@ bool live_boot(unsigned narenas, struct live_storage *storage)
 
 const struct live_view *live_self(void) { return &live.view; }
 
+struct live_prof *live_prof_section(uint64_t interval)
+{
+    live.copied_bytes = live.bytes;
+    __atomic_store_n(&live.header->prof_interval, interval, __ATOMIC_RELEASE);
+    return (struct live_prof *)((char *)live.header + live.header->prof_offset);
+}
+
 void live_fork_prepare(void)
 {
     if (live.fd < 0)
         return; /* private memory: fork copies it */
     live.fork_copy = os_map(live.bytes, 0);
     if (live.fork_copy)
-        memcpy(live.fork_copy, live.header, live.bytes);
+        memcpy(live.fork_copy, live.header, live.copied_bytes);
 }
 
 void live_fork_parent(void)
@@ -139,7 +152,7 @@ void live_fork_child(void)
         return;
     void *copy = live.fork_copy;
     if (!copy && (copy = os_map(live.bytes, 0))) /* prepare had no memory: the page as it is now */
-        memcpy(copy, live.header, live.bytes);
+        memcpy(copy, live.header, live.copied_bytes);
     int fd = os_shared_memory_create(LIVE_NAME, live.bytes);
     if (fd >= 0 && !os_map_shared(fd, live.bytes, live.header)) {
         os_close(fd);
@@ -148,7 +161,7 @@ void live_fork_child(void)
     if (fd < 0)
         os_map_private_at(live.header, live.bytes); /* counters of its own that nobody can read */
     if (copy) {
-        memcpy(live.header, copy, live.bytes);
+        memcpy(live.header, copy, live.copied_bytes);
         os_unmap(copy, live.bytes);
     }
     live.fork_copy = NULL;

@@ -12,7 +12,9 @@
  *
  * One lock (prof_lock) guards the tables; it is never held while unwinding
  * or calling malloc.  Records come from the metadata allocator and are
- * reused, never freed. */
+ * reused, never freed.  Under the same lock, each change of a stack's live
+ * figures is mirrored in the statistics page's top sites (live.h), which
+ * `tcarena stats --pid` reads from outside. */
 #include "src/prof.h"
 
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include "arenas/sizeclass.h"
 #include "pageheap/base.h"
 #include "pageheap/os.h"
+#include "src/live.h"
 #include "src/options.h"
 
 __thread struct prof_thread prof_thread_state __attribute__((tls_model("initial-exec")));
@@ -53,6 +56,7 @@ struct prof_stack {
     uint64_t hash;
     uint64_t live_count, live_bytes, total_count, total_bytes;
     unsigned depth;
+    unsigned top_slot; /* its entry among the page's top sites + 1; 0: none */
     const void *frames[];
 };
 
@@ -70,6 +74,9 @@ static struct prof_stack *newest_stack;
 static struct link *spare_samples;
 static char *meta_cursor, *meta_limit;
 static uint64_t meta_bytes, nstacks;
+/* The page's top sites (NULL until the profiler starts) and their stacks. */
+static struct live_prof *top;
+static struct prof_stack *top_stacks[LIVE_PROF_SITES];
 
 static _Unwind_Reason_Code (*unwind_backtrace)(_Unwind_Trace_Fn trace, void *arg);
 static _Unwind_Ptr (*unwind_get_ip)(struct _Unwind_Context *context);
@@ -267,6 +274,70 @@ static struct prof_stack *stack_of(const void *const *frames, unsigned depth, ui
     return stack;
 }
 
+/* ---- The page's top sites (under prof_lock) ---- */
+
+/* A reader outside copies the sites without a lock, each word with acquire
+ * order, and takes a copy again when the sequence was odd or moved meanwhile:
+ * every word is stored with release order, so none is seen before the odd
+ * sequence that precedes it. */
+static void top_change_begin(void) { __atomic_store_n(&top->sequence, top->sequence + 1, __ATOMIC_RELAXED); }
+static void top_change_end(void) { __atomic_store_n(&top->sequence, top->sequence + 1, __ATOMIC_RELEASE); }
+static void top_store(uint64_t *word, uint64_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
+
+/* The entry of the top sites a stack not among them may take: a free one, or
+ * the one holding the fewest sampled bytes when the stack holds more (so an
+ * entry that shrinks stays until another site outgrows it); 0: none. */
+static unsigned top_slot_for(const struct prof_stack *stack)
+{
+    if (top->nsites < LIVE_PROF_SITES)
+        return (unsigned)top->nsites + 1;
+    unsigned smallest = 0;
+    for (unsigned i = 1; i < LIVE_PROF_SITES; i++)
+        if (top_stacks[i]->live_bytes < top_stacks[smallest]->live_bytes)
+            smallest = i;
+    return stack->live_bytes > top_stacks[smallest]->live_bytes ? smallest + 1 : 0;
+}
+
+/* stack's live figures changed: its entry follows them, or it takes one. */
+static void top_update(struct prof_stack *stack)
+{
+    if (!top)
+        return;
+    unsigned slot = stack->top_slot;
+    bool entering = !slot;
+    if (entering && !(slot = top_slot_for(stack)))
+        return;
+    struct live_prof_site *site = &top->sites[slot - 1];
+    top_change_begin();
+    if (entering) {
+        if (top_stacks[slot - 1])
+            top_stacks[slot - 1]->top_slot = 0;
+        top_stacks[slot - 1] = stack;
+        stack->top_slot = slot;
+        top_store(&site->depth, stack->depth);
+        for (unsigned f = 0; f < stack->depth; f++)
+            top_store(&site->frames[f], (uintptr_t)stack->frames[f]);
+        if (slot > top->nsites)
+            top_store(&top->nsites, slot);
+    }
+    top_store(&site->live_count, stack->live_count);
+    top_store(&site->live_bytes, stack->live_bytes);
+    top_change_end();
+}
+
+static void top_clear(void)
+{
+    if (!top)
+        return;
+    top_change_begin();
+    for (unsigned i = 0; i < top->nsites; i++) {
+        top_stacks[i]->top_slot = 0;
+        top_stacks[i] = NULL;
+    }
+    top_store(&top->nsites, 0);
+    top_change_end();
+}
+
 static struct prof_sample *sample_new(void)
 {
     struct link *spare = spare_samples;
@@ -294,6 +365,7 @@ void prof_record(void *block, size_t size, const void *caller)
         stack->live_bytes += size;
         stack->total_count++;
         stack->total_bytes += size;
+        top_update(stack);
     }
     pthread_mutex_unlock(&prof_lock);
     self->busy = false;
@@ -311,6 +383,7 @@ void prof_forget(const void *block)
         samples.count--;
         sample->stack->live_count--;
         sample->stack->live_bytes -= sample->size;
+        top_update(sample->stack);
         sample->link.next = spare_samples;
         spare_samples = &sample->link;
         break;
@@ -334,6 +407,7 @@ int prof_reset(void)
     samples.count = 0;
     for (struct prof_stack *stack = newest_stack; stack; stack = stack->older)
         stack->live_count = stack->live_bytes = stack->total_count = stack->total_bytes = 0;
+    top_clear();
     pthread_mutex_unlock(&prof_lock);
     return 0;
 }
@@ -395,6 +469,7 @@ void prof_start(void)
     prof_thread_state.busy = true;
     backtrace_from(NULL, frames);
     prof_thread_state.busy = false;
+    top = live_prof_section((uint64_t)tca_options.prof_sample);
     started = true;
     if (tca_options.prof_active)
         prof_set_active(true);

@@ -43,6 +43,15 @@ struct arena_stats {
     struct bin_stats bins[STATS_NBINS];
 };
 
+/* A call site of a heap profile as a reader names it: its estimated figures
+ * (the samples scaled up) and its stack, the program's frame first. */
+struct stats_site {
+    double bytes, blocks;
+    size_t depth;
+    uint64_t *frames; /* call sites: return address - 1 */
+    char **labels;    /* "function (file:line)", "function+0x1c (object)", ... */
+};
+
 struct tca_stats {
     size_t allocated;    /* bytes in blocks out (those parked in thread caches included) */
     size_t active;       /* bytes in pages holding blocks out */
@@ -60,6 +69,12 @@ struct tca_stats {
     unsigned narenas;
     struct arena_stats *arenas;  /* narenas entries */
     const struct live_view *view; /* the page read: size classes, options, placement */
+    /* The heap profiler's top sites, largest first: named by a reader outside
+     * the process (tcarena stats --pid), which alone can read the process's
+     * symbols; the library leaves them empty.  prof_interval 0: no profile. */
+    uint64_t prof_interval;
+    unsigned nsites;
+    struct stats_site *sites;
 };
 
 /* One named value of a snapshot record (struct tca_stats, arena_stats or

@@ -5,7 +5,8 @@
  * itself allocates.  What the figures mean (the version, the options, the
  * size classes, the arenas' CPUs) comes from the page the snapshot was read
  * from: built into the tcarena command too, this prints another process's
- * statistics as that process would. */
+ * statistics as that process would, and the heap profile's top sites when
+ * that reader named them. */
 #include "src/stats_print.h"
 
 #include <string.h>
@@ -219,6 +220,40 @@ static void print_text(struct out *out, const struct tca_stats *stats, uint64_t 
     }
 }
 
+/* Frames printed per site as text (JSON has them all). */
+#define SITE_FRAMES_SHOWN 8
+
+static uint64_t rounded(double value) { return value > 0 ? (uint64_t)(value + 0.5) : 0; }
+
+static void print_sites_text(struct out *out, const struct tca_stats *stats)
+{
+    out_str(out, "Top allocation sites (heap profile: estimates from one sample per ");
+    out_u64(out, stats->prof_interval);
+    out_str(out, " bytes allocated, on average)\n");
+    if (!stats->nsites)
+        out_str(out, "  none: the process holds no sampled block\n");
+    for (unsigned i = 0; i < stats->nsites; i++) {
+        const struct stats_site *site = &stats->sites[i];
+        out_str(out, "  #");
+        out_u64(out, i + 1);
+        out_str(out, "  ");
+        out_u64(out, rounded(site->bytes));
+        out_str(out, " bytes in ");
+        out_u64(out, rounded(site->blocks));
+        out_str(out, rounded(site->blocks) == 1 ? " block, allocated at\n" : " blocks, allocated at\n");
+        for (size_t f = 0; f < site->depth && f < SITE_FRAMES_SHOWN; f++) {
+            out_str(out, "        ");
+            out_str(out, site->labels[f]);
+            out_str(out, "\n");
+        }
+        if (site->depth > SITE_FRAMES_SHOWN) {
+            out_str(out, "        ... ");
+            out_u64(out, site->depth - SITE_FRAMES_SHOWN);
+            out_str(out, " more frames\n");
+        }
+    }
+}
+
 /* ---- JSON: one object, keys in a fixed order. ---- */
 
 /* A value a reading from outside cannot know is null. */
@@ -234,6 +269,25 @@ static void json_fields(struct out *out, const struct stats_field *fields, unsig
         else
             out_str(out, "null");
     }
+}
+
+static void json_sites(struct out *out, const struct tca_stats *stats)
+{
+    out_str(out, ",\n\"top_sites\":[");
+    for (unsigned i = 0; i < stats->nsites; i++) {
+        const struct stats_site *site = &stats->sites[i];
+        out_str(out, i ? ",\n{\"bytes\":" : "\n{\"bytes\":");
+        out_u64(out, rounded(site->bytes));
+        out_str(out, ",\"blocks\":");
+        out_u64(out, rounded(site->blocks));
+        out_str(out, ",\"frames\":[");
+        for (size_t f = 0; f < site->depth; f++) {
+            out_str(out, f ? "," : "");
+            out_json_string(out, site->labels[f]);
+        }
+        out_str(out, "]}");
+    }
+    out_str(out, "]");
 }
 
 static void print_json(struct out *out, const struct tca_stats *stats, uint64_t epoch, bool arenas, bool bins)
@@ -281,7 +335,10 @@ static void print_json(struct out *out, const struct tca_stats *stats, uint64_t 
         }
         out_str(out, "]}");
     }
-    out_str(out, "]}}\n");
+    out_str(out, "]");
+    if (stats->prof_interval)
+        json_sites(out, stats);
+    out_str(out, "}}\n");
 }
 
 /* ---- Prometheus text exposition: one family per field, samples grouped. ---- */
@@ -335,6 +392,47 @@ static void prometheus_labels(char *labels, const struct live_header *header, un
     strcat(labels, "\"}");
 }
 
+/* A label's value: backslashes, quotes and line ends escaped. */
+static void prometheus_label_value(struct out *out, const char *text)
+{
+    for (; *text; text++) {
+        char c[3] = {*text, '\0', '\0'};
+        if (*text == '\\' || *text == '"' || *text == '\n')
+            c[0] = '\\', c[1] = *text == '\n' ? 'n' : *text;
+        out_str(out, c);
+    }
+}
+
+/* A gauge per top site, labelled with its rank and its first frame. */
+static void prometheus_sites(struct out *out, const struct tca_stats *stats)
+{
+    static const char *const names[] = {"tcarena_prof_site_bytes", "tcarena_prof_site_blocks"};
+    static const char *const helps[] = {
+        "Estimated bytes held by one of the heap profile's top allocation sites",
+        "Estimated blocks held by one of the heap profile's top allocation sites",
+    };
+    for (unsigned k = 0; k < 2 && stats->nsites; k++) {
+        out_str(out, "# HELP ");
+        out_str(out, names[k]);
+        out_str(out, " ");
+        out_str(out, helps[k]);
+        out_str(out, "\n# TYPE ");
+        out_str(out, names[k]);
+        out_str(out, " gauge\n");
+        for (unsigned i = 0; i < stats->nsites; i++) {
+            const struct stats_site *site = &stats->sites[i];
+            out_str(out, names[k]);
+            out_str(out, "{rank=\"");
+            out_u64(out, i + 1);
+            out_str(out, "\",site=\"");
+            prometheus_label_value(out, site->depth ? site->labels[0] : "?");
+            out_str(out, "\"} ");
+            out_u64(out, rounded(k ? site->blocks : site->bytes));
+            out_str(out, "\n");
+        }
+    }
+}
+
 /* A value a reading from outside cannot know has no family, and a comment
  * says why. */
 static void print_prometheus(struct out *out, const struct tca_stats *stats, bool arenas, bool bins)
@@ -377,11 +475,15 @@ void stats_print(const struct tca_stats *stats, uint64_t epoch, void (*write_cb)
     struct out out = {.write_cb = write_cb, .cbopaque = cbopaque};
     opts = opts ? opts : "";
     bool arenas = !strchr(opts, 'a'), bins = !strchr(opts, 'b');
-    if (strchr(opts, 'J'))
+    if (strchr(opts, 'J')) {
         print_json(&out, stats, epoch, arenas, bins);
-    else if (strchr(opts, 'P'))
+    } else if (strchr(opts, 'P')) {
         print_prometheus(&out, stats, arenas, bins);
-    else
+        prometheus_sites(&out, stats);
+    } else {
         print_text(&out, stats, epoch, arenas, bins);
+        if (stats->prof_interval)
+            print_sites_text(&out, stats);
+    }
     out_flush(&out);
 }

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,8 @@ static const char *adopt(struct attached *process, const void *map, size_t size)
         return "no tcarena statistics header";
     if (header->layout_version != LIVE_LAYOUT_VERSION || header->header_bytes != sizeof *header ||
         header->heap_bytes != sizeof(struct pageheap_counters) || header->arena_bytes != sizeof(struct arena_counters) ||
-        header->placement_bytes != sizeof(struct topology_placement) || header->nclasses != TCA_NCLASSES)
+        header->placement_bytes != sizeof(struct topology_placement) || header->prof_bytes != sizeof(struct live_prof) ||
+        header->nclasses != TCA_NCLASSES)
         fail("process %d: its library (tcarena %.*s) writes statistics layout %llu, this command reads layout %d: "
              "use the tcarena command installed with that library",
              process->pid, (int)sizeof header->version, header->version, (unsigned long long)header->layout_version,
@@ -99,7 +101,8 @@ static const char *adopt(struct attached *process, const void *map, size_t size)
         header->noptions > LIVE_MAX_OPTIONS || header->heap_offset < sizeof *header ||
         header->heap_offset + header->heap_bytes > size ||
         header->arenas_offset + header->narenas * header->arena_bytes > size ||
-        header->placement_offset + header->placement_bytes > size || !header_strings_end(header))
+        header->placement_offset + header->placement_bytes > size || header->prof_offset + header->prof_bytes > size ||
+        !header_strings_end(header))
         return "its sections do not fit";
     if (!is_own_pid(process->pid, header->pid))
         return "another process's (a parent's, inherited)";
@@ -111,6 +114,7 @@ static const char *adopt(struct attached *process, const void *map, size_t size)
         .heap = (const void *)(base + header->heap_offset),
         .arenas = (const void *)(base + header->arenas_offset),
         .placement = (const void *)(base + header->placement_offset),
+        .prof = (const void *)(base + header->prof_offset),
     };
     return NULL;
 }
@@ -238,6 +242,55 @@ struct tca_stats *attached_stats_new(const struct attached *process)
 void attached_read(const struct attached *process, struct tca_stats *stats)
 {
     stats_read_page(&process->view, stats);
+}
+
+/* The profiler's section as it was at one moment: copied again while the
+ * profiler changes it (see src/prof.c); false when it kept changing. */
+static bool copy_prof(const struct live_prof *shared, struct live_prof *copy)
+{
+    const uint64_t *from = (const uint64_t *)shared;
+    uint64_t *to = (uint64_t *)copy;
+    for (unsigned tries = 0; tries < 1000; tries++) {
+        uint64_t before = __atomic_load_n(&shared->sequence, __ATOMIC_ACQUIRE);
+        for (size_t i = 0; i < sizeof *copy / sizeof *to; i++)
+            to[i] = __atomic_load_n(&from[i], __ATOMIC_ACQUIRE);
+        if (!(before & 1) && __atomic_load_n(&shared->sequence, __ATOMIC_RELAXED) == before)
+            return true;
+        sched_yield();
+    }
+    return false;
+}
+
+void attached_read_sites(const struct attached *process, struct symbols *symbols, bool source_lines,
+                         struct tca_stats *stats)
+{
+    sites_free(stats->sites, stats->nsites);
+    stats->nsites = 0;
+    /* Read from the page: the profiler writes it after the header was copied. */
+    const struct live_header *page = process->map;
+    stats->prof_interval = __atomic_load_n(&page->prof_interval, __ATOMIC_ACQUIRE);
+    if (!stats->prof_interval)
+        return; /* its section untouched: reading it would give the process pages */
+    static struct live_prof copy;
+    /* A copy that kept changing may mix two sites' figures; its bounds are checked all the same. */
+    (void)copy_prof(process->view.prof, &copy);
+    struct stats_site *sites = xrealloc(stats->sites, LIVE_PROF_SITES * sizeof *sites);
+    size_t n = 0;
+    for (size_t i = 0; i < copy.nsites && i < LIVE_PROF_SITES; i++) {
+        const struct live_prof_site *entry = &copy.sites[i];
+        if (!entry->live_count || !entry->depth || entry->depth > PROF_MAX_DEPTH)
+            continue;
+        struct stats_site *site = &sites[n++];
+        *site = (struct stats_site){.depth = entry->depth};
+        site->frames = xrealloc(NULL, entry->depth * sizeof *site->frames);
+        for (size_t f = 0; f < entry->depth; f++)
+            site->frames[f] = entry->frames[f] - 1; /* the call sites */
+        site_estimate(site, entry->live_count, entry->live_bytes, (double)stats->prof_interval);
+    }
+    if (n)
+        (void)symbols_read_maps(symbols, process->pid); /* where it ended meanwhile, the last map read serves */
+    stats->sites = sites;
+    stats->nsites = (unsigned)sites_name(symbols, sites, n, source_lines);
 }
 
 bool attached_wait(const struct attached *process, unsigned ms)

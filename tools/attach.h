@@ -5,6 +5,7 @@
 #ifndef TCARENA_ATTACH_H
 #define TCARENA_ATTACH_H
 
+#include "sites.h"
 #include "src/stats.h"
 
 struct attached {
@@ -23,6 +24,12 @@ void attach(struct attached *process, const char *pid_text);
 /* A snapshot with room for every arena of process, and its filling. */
 struct tca_stats *attached_stats_new(const struct attached *process);
 void attached_read(const struct attached *process, struct tca_stats *stats);
+/* The heap profiler's top sites into stats (sites, nsites, prof_interval:
+ * 0 when the process does not profile), largest first, their frames named
+ * from the files the process maps now (sites_name; a previous reading's
+ * sites are freed). */
+void attached_read_sites(const struct attached *process, struct symbols *symbols, bool source_lines,
+                         struct tca_stats *stats);
 /* Waits ms milliseconds, or less if the process ends: false when it did. */
 bool attached_wait(const struct attached *process, unsigned ms);
 

@@ -31,6 +31,10 @@ const struct command stats_command = {
     "restart, no debugger), in the format of the report at exit: text (the\n"
     "default), json or prometheus.  The bytes parked in thread caches are thread-\n"
     "local: they show as unknown (null in JSON, a comment in Prometheus' format).\n"
+    "A process that runs the heap profiler (prof:true) also shows its top\n"
+    "allocation sites: estimated bytes and blocks, and the stack, named from the\n"
+    "files it maps (JSON: \"top_sites\"; Prometheus: tcarena_prof_site_bytes and\n"
+    "tcarena_prof_site_blocks, labelled with the rank and the first frame).\n"
     "Only PID's own user and root may read them.\n"
     "\n"
     "  --pid=PID             the process, started under tcarena (run, LD_PRELOAD or linked)\n"
@@ -96,7 +100,9 @@ static void print_reading(const struct attached *process, struct tca_stats *stat
         if (fd < 0 || !(to = fdopen(fd, "w")))
             fail("%s: %s", temporary_path, strerror(errno));
     }
+    static struct symbols symbols;
     attached_read(process, stats);
+    attached_read_sites(process, &symbols, true, stats);
     stats_print(stats, epoch, write_stream, to, opts);
     if (!output_path)
         return;

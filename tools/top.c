@@ -1,6 +1,7 @@
 /* tcarena top: a running process's statistics page read every interval, as
  * a frame of what changes: the totals, each arena's allocations and frees per
- * second, and the size classes handing out the most blocks per second.  On a
+ * second, the size classes handing out the most blocks per second, and the
+ * heap profile's largest sites when the process profiles.  On a
  * terminal each frame replaces the last; elsewhere (a pipe, a log) frames
  * follow each other. */
 #include "attach.h"
@@ -14,8 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Size classes shown, busiest first. */
+/* Size classes shown, busiest first; heap profile sites shown, largest first. */
 #define TOP_CLASSES 10
+#define TOP_SITES 5
 
 const struct command top_command = {
     "top", top_main, "top --pid=PID [--interval=SECONDS] [--count=N]",
@@ -24,9 +26,10 @@ const struct command top_command = {
     "resident, dirty and mapped bytes with their change per second, each arena's\n"
     "allocations and frees per second, and the size classes handing out the most\n"
     "blocks per second (blocks the slabs hand to the caches and take back: what a\n"
-    "thread cache serves alone is thread-local).  The first frame comes at once,\n"
-    "without rates.  On a terminal each frame replaces the last; otherwise they\n"
-    "follow one another.\n"
+    "thread cache serves alone is thread-local); in a process that runs the heap\n"
+    "profiler (prof:true), its five largest allocation sites.  The first frame\n"
+    "comes at once, without rates.  On a terminal each frame replaces the last;\n"
+    "otherwise they follow one another.\n"
     "It ends when PID ends, or after N frames.\n"
     "\n"
     "  --pid=PID             the process, started under tcarena\n"
@@ -154,6 +157,27 @@ static void print_classes(const struct tca_stats *now, const struct tca_stats *b
     table_print(&table, "Busiest size classes");
 }
 
+/* The heap profile's largest sites, by the first frame a symbol names
+ * (stats --pid shows their whole stacks). */
+static void print_sites(const struct tca_stats *now)
+{
+    struct table table = {.ncolumns = 4};
+    table_add(&table, "#");
+    table_add(&table, "bytes");
+    table_add(&table, "blocks");
+    table_add(&table, "allocated in");
+    for (unsigned i = 0; i < now->nsites && i < TOP_SITES; i++) {
+        table_add(&table, "%u", i + 1);
+        table_add(&table, "%.0f", now->sites[i].bytes);
+        table_add(&table, "%.0f", now->sites[i].blocks);
+        table_add(&table, "%s", site_first_named(&now->sites[i]));
+    }
+    if (now->nsites)
+        table_print(&table, "Top allocation sites (heap profile estimates)");
+    else
+        printf("Top allocation sites (heap profile): none holds a sampled block\n");
+}
+
 static void print_frame(const struct attached *process, const struct tca_stats *now, const struct tca_stats *before,
                         double seconds, bool terminal)
 {
@@ -168,6 +192,8 @@ static void print_frame(const struct attached *process, const struct tca_stats *
     print_totals(now, before, seconds);
     print_arenas(now, before, seconds);
     print_classes(now, before, seconds);
+    if (now->prof_interval)
+        print_sites(now);
     printf("thread caches are thread-local: not counted from outside the process\n%s", terminal ? "" : "\n");
 }
 
@@ -206,6 +232,7 @@ int top_main(int argc, char **argv)
     attach(&process, pid);
     struct tca_stats *now = attached_stats_new(&process), *before = attached_stats_new(&process);
     bool terminal = isatty(STDOUT_FILENO);
+    struct symbols symbols = {0};
     double read_at = 0, seconds = 0;
     for (long frame = 0; count < 0 || frame < count; frame++) {
         if (frame && !attached_wait(&process, (unsigned)(interval * 1000))) {
@@ -213,6 +240,7 @@ int top_main(int argc, char **argv)
             break;
         }
         attached_read(&process, now);
+        attached_read_sites(&process, &symbols, false, now);
         double read_now = now_seconds();
         seconds = frame ? read_now - read_at : 0;
         print_frame(&process, now, frame ? before : now, seconds, terminal);
