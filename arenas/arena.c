@@ -93,10 +93,10 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
  * out; one never handed out since its slab was made gets it here, on its
  * way to a thread cache, so that a free of it is caught as well.  Only slots
  * past the slab's untouched mark: later refills of the slab skip the store. */
-static void mark_untouched(struct span *slab, size_t size, void *const *blocks, unsigned n)
+static void mark_untouched(struct span *slab, void *const *blocks, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
-        unsigned slot = (unsigned)(((uintptr_t)blocks[i] - slab->blocks) / size);
+        uint32_t slot = sizeclass_slot_of_offset(slab->sizeclass, (uintptr_t)blocks[i] - slab->blocks);
         if (slot >= slab->untouched_slot) {
             *block_mark(blocks[i]) = BLOCK_FREE_MARK;
             slab->untouched_slot = (uint16_t)(slot + 1);
@@ -130,7 +130,7 @@ static unsigned slab_take(struct span *slab, size_t size, void **out, unsigned w
         slab->free_slots[word] = bits;
     }
     slab->nfree = (uint16_t)(slab->nfree - got);
-    mark_untouched(slab, size, out, got);
+    mark_untouched(slab, out, got);
     return got;
 }
 
