@@ -16,8 +16,9 @@ REFERENCE_FOR_RSS = "jemalloc"
 
 def run_interleaved(tests, chosen, rounds, run_one):
     """tests: ordered {name: description kept in the results}. For each test,
-    runs every allocator once per round, interleaved (A B C, A B C, ...), so
-    that a slow phase of the machine hits every allocator alike.
+    runs every allocator once per round, interleaved, each round starting one
+    allocator later (A B C, B C A, C A B, ...), so that a slow phase of the
+    machine hits every allocator alike and none always runs last.
     run_one(test, allocator, library) returns a run: {"wall_s", "cpu_s",
     "rss_kib", ...} or {"error"}."""
     results = {}
@@ -25,8 +26,10 @@ def run_interleaved(tests, chosen, rounds, run_one):
     done = 0
     for name, description in tests.items():
         entry = results[name] = dict(description, allocators={a: {"runs": []} for a in chosen})
+        order = list(chosen.items())
         for round_index in range(rounds):
-            for allocator, library in chosen.items():
+            shift = round_index % len(order)
+            for allocator, library in order[shift:] + order[:shift]:
                 run = run_one(name, allocator, library)
                 entry["allocators"][allocator]["runs"].append(run)
                 done += 1
