@@ -68,12 +68,16 @@ static TCA_NOINLINE void *malloc_countdown_out(size_t size)
 
 /* The first allocation of the process misses (the class table reads 0 until
  * a size's first miss), so this is where the allocator boots, and where each
- * class's run of the table is filled, before the thread cache's slow path. */
+ * class's run of the table is filled, before the thread cache's slow path.
+ * Only a run that reads 0 is filled: the fill's atomic read-modify-write of
+ * the profiler's flag would otherwise pull that line, which every thread's
+ * miss path reads, into this core's cache at every refill. */
 static TCA_NOINLINE void *malloc_refill(size_t size)
 {
     if (!tca_bootstrap())
         return fail_nomem();
-    sizeclass_route_fill(size, &prof_sampling);
+    if (!sizeclass_for_fast_path(size))
+        sizeclass_route_fill(size, &prof_sampling);
     return tcache_alloc_slow(size);
 }
 
