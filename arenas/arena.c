@@ -90,15 +90,18 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
 }
 
 /* A block freed once carries the free mark from then on, until it is handed
- * out; one never handed out since its slab was made gets it here, on its
- * way to a thread cache, so that a free of it is caught as well.  Only slots
- * past the slab's untouched mark: later refills of the slab skip the store. */
+ * out; one never handed out since its slab was made gets a mark here, on its
+ * way to a thread cache, so that a free of it is caught as well: the fresh
+ * mark when the slab's pages read zero (the span's zeroed flag, as the page
+ * heap handed it over), so that calloc can skip clearing it.  Only slots past
+ * the slab's untouched mark: later refills of the slab skip the store. */
 static void mark_untouched(struct span *slab, void *const *blocks, unsigned n)
 {
+    uint32_t mark = slab->zeroed ? BLOCK_FRESH_MARK : BLOCK_FREE_MARK;
     for (unsigned i = 0; i < n; i++) {
         uint32_t slot = sizeclass_slot_of_offset(slab->sizeclass, (uintptr_t)blocks[i] - slab->blocks);
         if (slot >= slab->untouched_slot) {
-            *block_mark(blocks[i]) = BLOCK_FREE_MARK;
+            *block_mark(blocks[i]) = mark;
             slab->untouched_slot = (uint16_t)(slot + 1);
         }
     }

@@ -22,7 +22,8 @@ struct span {
     uint8_t state;             /* enum span_state */
     uint8_t sizeclass;         /* slabs: block size class */
     uint8_t zeroed;            /* every byte of the span reads zero; for a free span:
-                                * returned to the OS (else dirty) */
+                                * returned to the OS (else dirty); for a slab: it did
+                                * when the slab was made (its untouched blocks still do) */
     uint8_t in_bin_list;       /* slabs: linked in the bin's list of non-full slabs */
     uint16_t nfree;            /* slabs: free blocks */
     uint8_t large_cached;      /* large runs: freed, waiting in an arena's cache (the page

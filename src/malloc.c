@@ -72,14 +72,16 @@ static TCA_NOINLINE void *malloc_countdown_out(size_t size)
  * Only a run that reads 0 is filled: the fill's atomic read-modify-write of
  * the profiler's flag would otherwise pull that line, which every thread's
  * miss path reads, into this core's cache at every refill. */
-static TCA_NOINLINE void *malloc_refill(size_t size)
+TCA_INLINE void *boot_then_refill(size_t size, void *(*cache_slow_path)(size_t size))
 {
     if (!tca_bootstrap())
         return fail_nomem();
     if (!sizeclass_for_fast_path(size))
         sizeclass_route_fill(size, &prof_sampling);
-    return tcache_alloc_slow(size);
+    return cache_slow_path(size);
 }
+
+static TCA_NOINLINE void *malloc_refill(size_t size) { return boot_then_refill(size, tcache_alloc_slow); }
 
 /* The thread cache's miss path.  While the heap profiler samples, the class
  * table reads 0 for every size and every small malloc comes here: the
@@ -96,6 +98,18 @@ static TCA_NOINLINE void *malloc_miss(size_t size)
 }
 
 static TCA_NOINLINE void *malloc_large(size_t size) { return alloc_large(size, 0, false); }
+
+/* calloc's miss path: malloc's, the block cleared (the thread cache's slow
+ * path leaves a fresh block as it is). */
+static TCA_NOINLINE void *calloc_miss(size_t size)
+{
+    if (!prof_is_sampling())
+        return boot_then_refill(size, tcache_alloc_slow_cleared);
+    void *block = malloc_miss(size);
+    if (block)
+        memset(block, 0, size);
+    return block;
+}
 
 /* malloc's fast path, shared with operator new, which differs only in what
  * it does when memory runs out (miss and large: where a pop cannot serve). */
@@ -178,10 +192,7 @@ TCA_EXPORT void *calloc(size_t count, size_t size)
         return fail_nomem();
     if (total > TCA_SMALL_MAX)
         return alloc_large(total, 0, true);
-    void *block = malloc(total);
-    if (block)
-        memset(block, 0, total);
-    return block;
+    return tcache_alloc_cleared(sizeclass_for_fast_path(total), total, calloc_miss);
 }
 
 TCA_EXPORT void *realloc(void *ptr, size_t size)

@@ -186,7 +186,17 @@ static unsigned refill_size(const struct tcache *cache, unsigned cls)
     return want < info->tcache_cap / 2u ? (unsigned)want : info->tcache_cap / 2u;
 }
 
-void *tcache_alloc_slow(size_t size)
+/* The block leaves without its mark; clear: cleared too, unless fresh. */
+static void *hand_out(void *block, size_t size, bool clear)
+{
+    bool fresh = *block_mark(block) == BLOCK_FRESH_MARK;
+    *block_mark(block) = 0;
+    if (clear && !fresh)
+        memset(block, 0, size);
+    return block;
+}
+
+static void *alloc_slow(size_t size, bool clear)
 {
     struct tcache *cache = &tcache_tls;
     if (cache->state == TCACHE_UNINIT)
@@ -197,8 +207,7 @@ void *tcache_alloc_slow(size_t size)
         if (arena_refill(arena_current(), cls, &block, 1) == 0)
             goto out_of_memory;
         cache->uncached_allocated += sizeclass_size(cls);
-        *block_mark(block) = 0;
-        return block;
+        return hand_out(block, size, clear);
     }
     void **end = bin_end(cache, cls);
     if (cache->head[cls] == end) {
@@ -217,14 +226,15 @@ void *tcache_alloc_slow(size_t size)
      * GC step: count all of it as used until the next step, so that further
      * pops stay on the fast path. */
     cache->low_water[cls] = end;
-    block = *cache->head[cls]++;
-    *block_mark(block) = 0;
-    return block;
+    return hand_out(*cache->head[cls]++, size, clear);
 
 out_of_memory:
     errno = ENOMEM;
     return NULL;
 }
+
+void *tcache_alloc_slow(size_t size) { return alloc_slow(size, false); }
+void *tcache_alloc_slow_cleared(size_t size) { return alloc_slow(size, true); }
 
 static __attribute__((no_sanitize("thread"))) bool bin_holds(const struct tcache *cache, unsigned cls, const void *ptr)
 {
@@ -281,7 +291,7 @@ void tcache_free_slow(void *ptr, unsigned cls)
 {
     if (!sizeclass_is_block_start(cls, (uintptr_t)ptr))
         os_fatal_pointer("free(): invalid pointer", ptr, 0);
-    if (TCA_CHECKED || *block_mark(ptr) == BLOCK_FREE_MARK)
+    if (TCA_CHECKED || block_mark_is_set(ptr))
         tcache_check_free(ptr, cls);
     /* The secure build's quarantine keeps a mark of its own in that word. */
     if (!TCA_SECURE)

@@ -9,6 +9,8 @@
 #ifndef TCA_TCACHE_H
 #define TCA_TCACHE_H
 
+#include <string.h>
+
 #include "arenas/sizeclass.h"
 
 /* Bin cls is a stack of pointers in [full[cls], end): push moves head[cls]
@@ -66,6 +68,8 @@ TCA_INLINE tcache_view *tcache_self(void) { return &tcache_tls; }
  * the entry layer boots it in the miss path it hands tcache_alloc.  Takes the
  * size, not the class: the class table reads 0 until bootstrap. */
 void *tcache_alloc_slow(size_t size);
+/* The same for calloc: the block comes cleared. */
+void *tcache_alloc_slow_cleared(size_t size);
 void tcache_free_slow(void *ptr, unsigned cls);
 /* Aborts when ptr (class cls, being freed) is free already or no block start. */
 void tcache_check_free(void *ptr, unsigned cls);
@@ -97,6 +101,23 @@ TCA_INLINE void *tcache_alloc(unsigned cls, size_t size, void *(*miss)(size_t si
     return block;
 }
 
+/* tcache_alloc for calloc: the block comes cleared (a miss's by miss, the
+ * way to tcache_alloc_slow_cleared).  One that carries the fresh mark
+ * (sizeclass.h) reads zero already once the pop clears its mark, so only the
+ * others are written: a heap that grows into fresh pages is not written
+ * twice, nor faulted in before the program touches it. */
+TCA_INLINE void *tcache_alloc_cleared(unsigned cls, size_t size, void *(*miss)(size_t size))
+{
+    tcache_view *cache = tcache_self();
+    void **head = cache->head[cls];
+    bool hit = head != cache->low_water[cls];
+    bool fresh = hit && *block_mark(*head) == BLOCK_FRESH_MARK;
+    void *block = tcache_alloc(cls, size, miss); /* *head on a hit */
+    if (hit && !fresh)
+        memset(block, 0, size);
+    return block;
+}
+
 /* cls: the block's class from the pagemap.  False when the block must take the
  * slow path: its bin is full, or cls is 0 (bin 0 is never set up: its head
  * and full both stay NULL), or the cache is not set up yet (every bin reads
@@ -109,7 +130,7 @@ TCA_INLINE bool tcache_free(void *ptr, unsigned cls)
     tcache_view *cache = tcache_self();
     void **head = cache->head[cls];
     TCACHE_FOLD_ADDRESSES(cache);
-    if (TCA_UNLIKELY(head == cache->full[cls] || *block_mark(ptr) == BLOCK_FREE_MARK))
+    if (TCA_UNLIKELY(head == cache->full[cls] || block_mark_may_be_set(ptr)))
         return false;
 #if TCA_CHECKED
     tcache_check_free(ptr, cls);

@@ -1,9 +1,10 @@
-/* Thread caches: hits and misses through malloc/free, refill and flush sizes,
+/* Thread caches: calloc's cleared blocks, hits and misses through malloc/free, refill and flush sizes,
  * bins growing for threads that recycle batches (not for threads that only
  * free), flush_all, the per-thread allocated/deallocated counts, idle bins shrinking,
  * everything returned at thread exit, and a thread allocating after its cache
  * was torn down. */
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include "arenas/arena.h"
 #include "arenas/transfer.h"
@@ -220,12 +221,68 @@ static void check_consumer_bin_stays(void)
     free(blocks);
 }
 
+static bool all_zero(const unsigned char *bytes, size_t size)
+{
+    for (size_t i = 0; i < size; i++)
+        if (bytes[i])
+            return false;
+    return true;
+}
+
+/* calloc leaves a block never handed out from a slab of zero pages as it is
+ * (its pages past the first, where the mark lies, are not even faulted in),
+ * and clears every other: one the program wrote and freed, and the blocks of
+ * slabs made again on pages other classes left dirty. */
+static void check_calloc_clears(void)
+{
+    enum { SIZE = 32768, COUNT = 8 };
+    long system_page = sysconf(_SC_PAGESIZE);
+    unsigned char *blocks[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        CHECK((blocks[i] = calloc(1, SIZE)) != NULL);
+        unsigned char resident = 1;
+        CHECK(mincore(blocks[i] + SIZE - system_page, (size_t)system_page, &resident) == 0);
+        CHECK(!(resident & 1)); /* run with thp:never: no huge page maps it whole */
+        CHECK(all_zero(blocks[i], SIZE));
+        memset(blocks[i], 0xa5, SIZE);
+    }
+    for (int i = 0; i < COUNT; i++)
+        free(blocks[i]);
+    for (int i = 0; i < COUNT; i++) {
+        CHECK((blocks[i] = calloc(SIZE, 1)) != NULL);
+        CHECK(all_zero(blocks[i], SIZE));
+    }
+    for (int i = 0; i < COUNT; i++)
+        free(blocks[i]);
+
+    enum { CHURN = 4096 };
+    static void *churn[CHURN];
+    for (int round = 0; round < 6; round++) {
+        size_t dirty_size = (size_t)16 << round, clean_size = (size_t)2064 >> round;
+        for (int i = 0; i < CHURN; i++) {
+            CHECK((churn[i] = malloc(dirty_size)) != NULL);
+            memset(churn[i], 0x5a, dirty_size);
+        }
+        for (int i = 0; i < CHURN; i++)
+            free(churn[i]);
+        tcache_flush_all(&tcache_tls, true);
+        transfer_decay(true, arena_flush);
+        for (int i = 0; i < CHURN; i++) {
+            CHECK((churn[i] = calloc(1, clean_size)) != NULL);
+            CHECK(all_zero(churn[i], clean_size));
+        }
+        for (int i = 0; i < CHURN; i++)
+            free(churn[i]);
+    }
+}
+
 int main(void)
 {
 #if TCA_SECURE
     SKIP("the secure build keeps every thread cache in bypass mode");
 #endif
     CHECK(tca_bootstrap()); /* the class table is read before the first malloc */
+    check_calloc_clears();
     check_hits_and_misses();
     check_thread_counts();
     check_idle_bin_shrinks();
