@@ -17,8 +17,10 @@ REFERENCE_FOR_RSS = "jemalloc"
 def run_interleaved(tests, chosen, rounds, run_one):
     """tests: ordered {name: description kept in the results}. For each test,
     runs every allocator once per round, interleaved, each round starting one
-    allocator later (A B C, B C A, C A B, ...), so that a slow phase of the
-    machine hits every allocator alike and none always runs last.
+    allocator later and every other round in reverse (A B C, A C B, C A B,
+    C B A, ...), so that a slow phase of the machine hits every allocator
+    alike, none always runs last, and none always follows the same one (a
+    run can leave the machine faster or slower for the next).
     run_one(test, allocator, library) returns a run: {"wall_s", "cpu_s",
     "rss_kib", ...} or {"error"}."""
     results = {}
@@ -29,7 +31,8 @@ def run_interleaved(tests, chosen, rounds, run_one):
         order = list(chosen.items())
         for round_index in range(rounds):
             shift = round_index % len(order)
-            for allocator, library in order[shift:] + order[:shift]:
+            this_round = order[shift:] + order[:shift]
+            for allocator, library in this_round[::-1] if round_index % 2 else this_round:
                 run = run_one(name, allocator, library)
                 entry["allocators"][allocator]["runs"].append(run)
                 done += 1

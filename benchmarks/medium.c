@@ -2,7 +2,9 @@
  * alloc-test: T threads (default 2), each with a working set of 1000 slots.
  * Per loop a thread frees 100 blocks and allocates 100 at random slots
  * (replacing what is there); three in four blocks are 1-32 KiB, one in four
- * 8-512 B, and one in three comes from memalign(16). Every other loop it also
+ * 8-512 B; one in three comes from memalign(16), the others from calloc, as
+ * rptest's (which callocs every block of 4 KiB or more), so an allocator
+ * that knows a block is fresh skips clearing it. Every other loop it also
  * fills a batch of 100 blocks for the next thread, which frees them on its
  * next loop (rptest's cross-thread rate of 2). Buffers of a few KiB (I/O and
  * string buffers, small arrays, parser nodes with payloads) in
@@ -10,7 +12,7 @@
  *
  * Blocks are stamped like rptest touches them, one word per page (plus
  * their first 64 bytes and last word), and carry their tag, which gives
- * their size and alignment. */
+ * their size and alignment; a calloc'd block must read zero there first. */
 #include "bench.h"
 
 #include <malloc.h>
@@ -50,14 +52,32 @@ static bool medium_aligned(uint64_t tag)
     return (rng_hash(tag) >> 48) % 3 == 0;
 }
 
+static void check_cleared(const unsigned char *block, size_t size)
+{
+    if (size < 8) {
+        for (size_t i = 0; i < size; i++)
+            if (block[i])
+                bench_fail("calloc(1, %zu) returned %p, not cleared at byte %zu", size, (void *)block, i);
+        return;
+    }
+    STAMP_FOR_EACH_OFFSET(offset, size, STAMP_PAGE_BYTES, {
+        uint64_t word;
+        memcpy(&word, block + offset, sizeof word);
+        if (word)
+            bench_fail("calloc(1, %zu) returned %p, not cleared at byte %zu", size, (void *)block, offset);
+    });
+}
+
 static void *medium_alloc(uint64_t tag)
 {
     size_t size = medium_size(tag);
-    void *block = medium_aligned(tag) ? memalign(ALIGNMENT, size) : malloc(size);
+    void *block = medium_aligned(tag) ? memalign(ALIGNMENT, size) : calloc(1, size);
     if (!block)
         bench_fail("allocation of %zu bytes returned NULL", size);
     if (medium_aligned(tag) && (uintptr_t)block % ALIGNMENT)
         bench_fail("memalign(%d, %zu) returned %p", ALIGNMENT, size, block);
+    if (!medium_aligned(tag))
+        check_cleared(block, size);
     block_stamp_sparse(block, size, tag, STAMP_PAGE_BYTES);
     return block;
 }

@@ -87,18 +87,22 @@ static void free_twice_across_threads(void *ptr)
     free(ptr);
 }
 
-/* Data in a live block that matches the free mark must not look freed. */
+/* Data in a live block that matches the free mark, its fresh twin, or
+ * their low 16 bits (all free()'s fast path compares) must not look freed,
+ * nor make a calloc'd block look fresh. */
 static void check_mark_lookalike(size_t size)
 {
-    static const uint32_t mark = 0x7ca3e51du;
-    for (int round = 0; round < 3; round++) {
+    static const uint32_t marks[] = {0x7ca3e51du, 0x7ca4e51du, 0x1234e51du};
+    for (int round = 0; round < 9; round++) {
         uint32_t *block = malloc(size);
         CHECK(block != NULL);
         for (size_t i = 0; i < size / sizeof *block; i++)
-            block[i] = mark;
+            block[i] = marks[round % 3];
         free(block);
-        void *again = malloc(size);
+        unsigned char *again = calloc(1, size);
         CHECK(again != NULL);
+        for (size_t i = 0; i < size; i++)
+            CHECK(again[i] == 0);
         memset(again, 0x5a, size);
         free(again);
     }
