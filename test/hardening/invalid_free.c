@@ -108,6 +108,26 @@ static void check_mark_lookalike(size_t size)
     }
 }
 
+/* Pages a program filled with the fresh mark's value, freed and reused for
+ * new slabs, must not make their never-handed-out blocks look fresh. */
+static void check_fresh_lookalike_pages(void)
+{
+    enum { BIG = 4 << 20, SMALL = 1008, COUNT = 4096 };
+    uint32_t *big = malloc(BIG);
+    CHECK(big != NULL);
+    for (size_t i = 0; i < BIG / sizeof *big; i++)
+        big[i] = 0x7ca4e51du;
+    free(big);
+    static unsigned char *blocks[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        CHECK((blocks[i] = calloc(1, SMALL)) != NULL);
+        for (size_t j = 0; j < SMALL; j++)
+            CHECK(blocks[i][j] == 0);
+    }
+    for (int i = 0; i < COUNT; i++)
+        free(blocks[i]);
+}
+
 int main(void)
 {
     static const size_t sizes[] = {16, 48, 1000, 32768, 40000, 1 << 20, 8 << 20};
@@ -181,5 +201,6 @@ int main(void)
     malloc_trim(0);
     /* (The secure build's quarantine may still hold a block of it: a double free then.) */
     check_aborts(free_once, stale, TCA_SECURE ? NULL : "invalid pointer", stale);
+    check_fresh_lookalike_pages();
     return 0;
 }
