@@ -110,6 +110,14 @@ TCA_INLINE bool block_mark_may_be_set(const void *block)
     const char *low_bits = (const char *)block + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 2 : 0);
     return *(const block_mark_low_bits *)low_bits == (uint16_t)BLOCK_FREE_MARK;
 }
+/* Whether block, free and never handed out, reads zero but for its mark, so
+ * that calloc need not clear it.  The secure build marks no block before it
+ * hands it out (its slabs hand out random slots), so there the first word is
+ * whatever a program left in reused pages: no block counts as fresh. */
+TCA_INLINE bool block_is_fresh(const void *block)
+{
+    return !TCA_SECURE && *(const block_mark_word *)block == BLOCK_FRESH_MARK;
+}
 TCA_INLINE bool block_mark_is_set(const void *block)
 {
     uint32_t mark = *(const block_mark_word *)block;

@@ -186,13 +186,10 @@ static unsigned refill_size(const struct tcache *cache, unsigned cls)
     return want < info->tcache_cap / 2u ? (unsigned)want : info->tcache_cap / 2u;
 }
 
-/* The block leaves without its mark; clear: cleared too, unless fresh.  The
- * secure build writes no mark into blocks never handed out (its slabs hand
- * out random slots), so there the first word may be anything a program left
- * in reused pages: it never counts as fresh. */
+/* The block leaves without its mark; clear: cleared too, unless fresh. */
 static void *hand_out(void *block, size_t size, bool clear)
 {
-    bool fresh = !TCA_SECURE && *block_mark(block) == BLOCK_FRESH_MARK;
+    bool fresh = block_is_fresh(block);
     *block_mark(block) = 0;
     if (clear && !fresh)
         memset(block, 0, size);

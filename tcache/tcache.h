@@ -111,7 +111,7 @@ TCA_INLINE void *tcache_alloc_cleared(unsigned cls, size_t size, void *(*miss)(s
     tcache_view *cache = tcache_self();
     void **head = cache->head[cls];
     bool hit = head != cache->low_water[cls];
-    bool fresh = hit && *block_mark(*head) == BLOCK_FRESH_MARK;
+    bool fresh = hit && block_is_fresh(*head);
     void *block = tcache_alloc(cls, size, miss); /* *head on a hit */
     if (hit && !fresh)
         memset(block, 0, size);
