@@ -44,7 +44,7 @@ struct span *secure_slab_alloc(unsigned cls, int node)
      * page finds no large block starting there and aborts as an invalid free.
      * Only the class byte is written: the page heap reads the span entries of
      * its spans' neighbours under its own lock. */
-    pagemap_leaf_of(guard)->sizeclass[pagemap_leaf_index(guard)] = 0;
+    pagemap_set_class(guard, 0);
     return slab;
 }
 

@@ -44,6 +44,23 @@ void *os_map(size_t size, size_t align)
 
 void os_unmap(void *addr, size_t size) { munmap(addr, size); }
 
+/* Read-only private memory is no commitment: the kernel charges a private
+ * mapping against its overcommit limit only once it is writable, which is
+ * what makes a reservation larger than memory possible under
+ * vm.overcommit_memory=2 as well.  No huge pages (one would hold a few bytes
+ * that matter among megabytes of zeros) and no place in core dumps. */
+void *os_reserve_zero(size_t size)
+{
+    void *addr = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (addr == MAP_FAILED)
+        return NULL;
+    madvise(addr, size, MADV_NOHUGEPAGE);
+    madvise(addr, size, MADV_DONTDUMP);
+    return addr;
+}
+
+bool os_make_writable(void *addr, size_t size) { return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0; }
+
 /* MADV_DONTNEED, not MADV_FREE: MADV_FREE leaves the pages in RSS until the
  * kernel is short of memory, so RSS would not follow the live heap. */
 bool os_purge(void *addr, size_t size) { return madvise(addr, size, MADV_DONTNEED) == 0; }

@@ -6,7 +6,7 @@
 
 /* In .bss: untouched entries cost no memory. */
 struct pagemap_leaf *pagemap_root[PAGEMAP_ROOT_LEN];
-uintptr_t pagemap_class_base[PAGEMAP_ROOT_LEN];
+uint8_t *pagemap_classes;
 /* Bytes of leaves mapped, written under the page heap's lock: a counter of
  * the statistics page from pagemap_boot() on. */
 static uint64_t mapped_before_boot;
@@ -18,9 +18,32 @@ void pagemap_boot(uint64_t *mapped_bytes)
     leaves_mapped = mapped_bytes;
 }
 
-static uintptr_t class_base_of(struct pagemap_leaf *leaf, uintptr_t index)
+static void count_mapped(size_t bytes)
 {
-    return (uintptr_t)leaf->sizeclass - (index << (PAGEMAP_LEAF_SHIFT - TCA_PAGE_SHIFT));
+    __atomic_store_n(leaves_mapped, *leaves_mapped + bytes, __ATOMIC_RELAXED);
+}
+
+/* The flat classes beside leaf index; none to open where the array could
+ * not be reserved. */
+static bool open_flat_classes_of_leaf(uintptr_t index)
+{
+    if (!pagemap_classes)
+        return true;
+    if (!os_make_writable(pagemap_classes + index * PAGEMAP_LEAF_LEN, PAGEMAP_LEAF_LEN))
+        return false;
+    count_mapped(PAGEMAP_LEAF_LEN);
+    return true;
+}
+
+/* Tried once, at the page heap's first growth; a refusal leaves free() on its
+ * slow path (pagemap.h), not the allocator without memory. */
+static void reserve_flat_classes(void)
+{
+    static bool tried;
+    if (tried)
+        return;
+    tried = true;
+    __atomic_store_n(&pagemap_classes, os_reserve_zero(PAGEMAP_CLASSES_LEN), __ATOMIC_RELEASE);
 }
 
 bool pagemap_reserve(uintptr_t addr, size_t size)
@@ -30,19 +53,19 @@ bool pagemap_reserve(uintptr_t addr, size_t size)
     uintptr_t first = addr >> PAGEMAP_LEAF_SHIFT, last = (addr + size - 1) >> PAGEMAP_LEAF_SHIFT;
     if (last >= PAGEMAP_ROOT_LEN)
         return false;
+    reserve_flat_classes();
     for (uintptr_t index = first; index <= last; index++) {
         if (pagemap_root[index])
             continue;
         struct pagemap_leaf *leaf = os_map(sizeof(struct pagemap_leaf), 0);
-        /* A class base of 0 would read as "no leaf": take other memory (keeping
-         * this, or mmap may hand the same address back). */
-        if (leaf && class_base_of(leaf, index) == 0)
-            leaf = os_map(sizeof(struct pagemap_leaf), 0);
         if (!leaf)
             return false;
-        __atomic_store_n(leaves_mapped, *leaves_mapped + sizeof(struct pagemap_leaf), __ATOMIC_RELAXED);
+        if (!open_flat_classes_of_leaf(index)) {
+            os_unmap(leaf, sizeof(struct pagemap_leaf));
+            return false;
+        }
+        count_mapped(sizeof(struct pagemap_leaf));
         __atomic_store_n(&pagemap_root[index], leaf, __ATOMIC_RELEASE);
-        __atomic_store_n(&pagemap_class_base[index], class_base_of(leaf, index), __ATOMIC_RELEASE);
     }
     return true;
 }
@@ -52,7 +75,14 @@ void pagemap_set(uintptr_t addr, struct span *span, unsigned sizeclass)
     struct pagemap_leaf *leaf = pagemap_root[addr >> PAGEMAP_LEAF_SHIFT];
     size_t index = pagemap_leaf_index(addr);
     leaf->span[index] = span;
-    leaf->sizeclass[index] = (uint8_t)sizeclass;
+    pagemap_set_class(addr, sizeclass);
+}
+
+void pagemap_set_class(uintptr_t addr, unsigned sizeclass)
+{
+    pagemap_root[addr >> PAGEMAP_LEAF_SHIFT]->sizeclass[pagemap_leaf_index(addr)] = (uint8_t)sizeclass;
+    if (pagemap_classes)
+        pagemap_classes[pagemap_page_of(addr)] = (uint8_t)sizeclass;
 }
 
 void pagemap_set_range(uintptr_t addr, size_t npages, struct span *span, unsigned sizeclass)

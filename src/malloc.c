@@ -142,12 +142,12 @@ static TCA_NOINLINE void free_slow(void *ptr)
 
 TCA_EXPORT void free(void *ptr)
 {
-    /* Large blocks read class 0, whose bin is always full: the same test
-     * that catches a full bin sends them to the slow path.  NULL and foreign
-     * pointers mostly find no leaf. */
+    /* Large blocks, NULL and foreign pointers read class 0, whose bin is
+     * always full: the same test that catches a full bin sends them to the
+     * slow path. */
     uintptr_t page = pagemap_page_of((uintptr_t)ptr);
-    uintptr_t class_base = pagemap_class_base_of(page);
-    if (TCA_LIKELY(class_base != 0) && TCA_LIKELY(tcache_free(ptr, pagemap_class_at(class_base, page))))
+    const uint8_t *classes = pagemap_class_map();
+    if (TCA_LIKELY(classes != NULL) && TCA_LIKELY(tcache_free(ptr, classes[page])))
         return;
     free_slow(ptr);
 }

@@ -1,4 +1,5 @@
-/* The pagemap: entries set, read and cleared on memory the test maps itself,
+/* The pagemap: entries set, read and cleared on memory the test maps itself
+ * (the tree's and the flat array's classes agreeing),
  * and pointers tcarena never handed out (stack, static data, another mmap,
  * kernel-half and NULL addresses) reading as not ours. */
 #include <sys/mman.h>
@@ -9,9 +10,18 @@
 
 static int static_object;
 
+/* The class as free() reads it: the flat array (pagemap.h), which reads 0
+ * before the first pagemap_reserve. */
+static unsigned flat_class_of(const void *ptr)
+{
+    const uint8_t *classes = pagemap_class_map();
+    return classes ? classes[pagemap_page_of((uintptr_t)ptr)] : 0;
+}
+
 static void check_not_ours(const void *ptr)
 {
     CHECK(pagemap_class_of(ptr) == 0);
+    CHECK(flat_class_of(ptr) == 0);
     CHECK(pagemap_span_of(ptr) == NULL);
 }
 
@@ -38,6 +48,7 @@ int main(void)
     pagemap_set(base, &first, 7);
     CHECK(pagemap_span_of((void *)base) == &first);
     CHECK(pagemap_class_of((void *)(base + TCA_PAGE_SIZE - 1)) == 7);
+    CHECK(flat_class_of((void *)(base + TCA_PAGE_SIZE - 1)) == 7);
     check_not_ours((void *)(base + TCA_PAGE_SIZE));
 
     /* A range crossing a leaf boundary. */
@@ -47,6 +58,7 @@ int main(void)
     for (uintptr_t page = range; page < range + 8 * TCA_PAGE_SIZE; page += TCA_PAGE_SIZE) {
         CHECK(pagemap_span_of((void *)(page + 8)) == &second);
         CHECK(pagemap_class_of((void *)(page + 8)) == TCA_NCLASSES - 1);
+        CHECK(flat_class_of((void *)(page + 8)) == TCA_NCLASSES - 1);
     }
     check_not_ours((void *)(range - 1));
     check_not_ours((void *)(range + 8 * TCA_PAGE_SIZE));
@@ -71,6 +83,7 @@ int main(void)
     /* And a block tcarena did hand out is found, with its class. */
     void *block = malloc(100);
     CHECK(pagemap_class_of(block) == sizeclass_of(100));
+    CHECK(flat_class_of(block) == sizeclass_of(100));
     CHECK(pagemap_span_of(block)->state == SPAN_SLAB);
     free(block);
     return 0;
