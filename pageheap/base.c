@@ -12,34 +12,13 @@ static char *base_cursor, *base_limit;
  * on, a word of its own before (nothing should allocate metadata earlier). */
 static uint64_t mapped_before_boot;
 static uint64_t *base_mapped = &mapped_before_boot;
-static bool huge_chunks_allowed;
 
-void base_boot(uint64_t *mapped_bytes, bool huge_pages)
+void base_boot(uint64_t *mapped_bytes)
 {
     pthread_mutex_lock(&base_lock);
     *mapped_bytes = *base_mapped;
     base_mapped = mapped_bytes;
-    huge_chunks_allowed = huge_pages;
     pthread_mutex_unlock(&base_lock);
-}
-
-/* A chunk after the first is aligned and asks for a huge page: a big heap's
- * span records (a slab's is some 200 bytes) are otherwise a page fault each
- * 4 KiB, thousands in a heap of a GiB, where one huge page fault maps 2 MiB.
- * The first chunk stays in small pages, so a small program's metadata costs
- * it a few pages, not 2 MiB. */
-static void *map_chunk(size_t size)
-{
-    if (huge_chunks_allowed && *base_mapped != 0) {
-        /* Aligning maps 2 MiB more for a moment: near an address-space
-         * limit, a chunk in small pages may still fit. */
-        void *chunk = os_map(size, BASE_CHUNK_SIZE);
-        if (chunk) {
-            os_advise_huge_pages(chunk, size, true);
-            return chunk;
-        }
-    }
-    return os_map(size, os_system_page_size());
 }
 
 void *base_alloc(size_t size)
@@ -48,7 +27,7 @@ void *base_alloc(size_t size)
     pthread_mutex_lock(&base_lock);
     if ((size_t)(base_limit - base_cursor) < size) {
         size_t chunk = size > BASE_CHUNK_SIZE ? tca_align_up(size, BASE_CHUNK_SIZE) : BASE_CHUNK_SIZE;
-        char *fresh = map_chunk(chunk);
+        char *fresh = os_map(chunk, os_system_page_size());
         if (!fresh) {
             pthread_mutex_unlock(&base_lock);
             return NULL;

@@ -10,8 +10,8 @@
 void *base_alloc(size_t size);
 size_t base_mapped_bytes(void);
 /* Counts the bytes mapped in *mapped_bytes from now on (the statistics page),
- * during bootstrap; huge_pages: chunks after the first may ask for huge pages. */
-void base_boot(uint64_t *mapped_bytes, bool huge_pages);
+ * during bootstrap. */
+void base_boot(uint64_t *mapped_bytes);
 void base_fork_prepare(void);
 void base_fork_parent(void);
 void base_fork_child(void);

@@ -74,7 +74,7 @@ void pageheap_boot(enum thp_mode thp, long decay_ms, struct pageheap_counters *s
     decay_set_ms(decay_ms);
     counters = storage;
     heaps[0].counts = heaps[0].free.counts = &storage->heaps[0];
-    base_boot(&storage->metadata_bytes, thp != THP_NEVER);
+    base_boot(&storage->metadata_bytes);
     pagemap_boot(&storage->pagemap_bytes);
 }
 
