@@ -59,8 +59,6 @@ void *os_reserve_zero(size_t size)
     return addr;
 }
 
-bool os_make_writable(void *addr, size_t size) { return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0; }
-
 /* MADV_DONTNEED, not MADV_FREE: MADV_FREE leaves the pages in RSS until the
  * kernel is short of memory, so RSS would not follow the live heap. */
 bool os_purge(void *addr, size_t size) { return madvise(addr, size, MADV_DONTNEED) == 0; }
@@ -86,13 +84,12 @@ bool os_bind_preferred(void *addr, size_t size, unsigned node)
     return syscall(SYS_mbind, addr, size, OS_MPOL_PREFERRED, mask, maxnode, 0u) == 0;
 }
 
-#if TCA_SECURE
-/* The secure build's guard pages (arenas/secure.c). */
+/* The secure build's guard pages (arenas/secure.c), and the pagemap's flat
+ * classes opened as the heap reaches them. */
 bool os_protect(void *addr, size_t size, bool accessible)
 {
     return mprotect(addr, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
 }
-#endif
 
 /* Seeds: the secure build's random slot order, the heap profiler's intervals. */
 uint64_t os_random_u64(void)

@@ -14,13 +14,10 @@
 void *os_map(size_t size, size_t align);
 void os_unmap(void *addr, size_t size);
 /* size bytes of address space that read zero and cannot be written until
- * os_make_writable() opens a part of them: no memory until then, never huge
- * pages, not in core dumps.  NULL when the kernel refuses (an address-space
- * limit, ulimit -v). */
+ * os_protect(..., true) opens a part of them: no memory until then, never
+ * huge pages, not in core dumps.  NULL when the kernel refuses (an
+ * address-space limit, ulimit -v). */
 void *os_reserve_zero(size_t size);
-/* Lets [addr, addr + size) of an os_reserve_zero() range be written; false
- * when the kernel refuses (out of memory, or of mappings). */
-bool os_make_writable(void *addr, size_t size);
 /* Drop the pages' contents and their RSS; the range stays mapped and reads
  * zero.  False when the kernel refused (then nothing can be assumed). */
 bool os_purge(void *addr, size_t size);

@@ -29,7 +29,7 @@ static bool open_flat_classes_of_leaf(uintptr_t index)
 {
     if (!pagemap_classes)
         return true;
-    if (!os_make_writable(pagemap_classes + index * PAGEMAP_LEAF_LEN, PAGEMAP_LEAF_LEN))
+    if (!os_protect(pagemap_classes + index * PAGEMAP_LEAF_LEN, PAGEMAP_LEAF_LEN, true))
         return false;
     count_mapped(PAGEMAP_LEAF_LEN);
     return true;
@@ -70,19 +70,24 @@ bool pagemap_reserve(uintptr_t addr, size_t size)
     return true;
 }
 
+/* Both copies of a page's class: the leaf's and the flat array's. */
+static void set_class(struct pagemap_leaf *leaf, uintptr_t addr, unsigned sizeclass)
+{
+    leaf->sizeclass[pagemap_leaf_index(addr)] = (uint8_t)sizeclass;
+    if (pagemap_classes)
+        pagemap_classes[pagemap_page_of(addr)] = (uint8_t)sizeclass;
+}
+
 void pagemap_set(uintptr_t addr, struct span *span, unsigned sizeclass)
 {
     struct pagemap_leaf *leaf = pagemap_root[addr >> PAGEMAP_LEAF_SHIFT];
-    size_t index = pagemap_leaf_index(addr);
-    leaf->span[index] = span;
-    pagemap_set_class(addr, sizeclass);
+    leaf->span[pagemap_leaf_index(addr)] = span;
+    set_class(leaf, addr, sizeclass);
 }
 
 void pagemap_set_class(uintptr_t addr, unsigned sizeclass)
 {
-    pagemap_root[addr >> PAGEMAP_LEAF_SHIFT]->sizeclass[pagemap_leaf_index(addr)] = (uint8_t)sizeclass;
-    if (pagemap_classes)
-        pagemap_classes[pagemap_page_of(addr)] = (uint8_t)sizeclass;
+    set_class(pagemap_root[addr >> PAGEMAP_LEAF_SHIFT], addr, sizeclass);
 }
 
 void pagemap_set_range(uintptr_t addr, size_t npages, struct span *span, unsigned sizeclass)
