@@ -352,7 +352,17 @@ bool arena_block_is_free(const void *ptr, unsigned cls)
 
 void *arena_alloc_large(struct arena *arena, size_t size, size_t alignment, bool zero)
 {
-    struct span *span = large_alloc(&arena->large, topology_arena_memory_node(arena->index), size, alignment, zero);
+    int node = topology_arena_memory_node(arena->index);
+    struct span *span = large_alloc(&arena->large, node, size, alignment, zero);
+    if (!span) {
+        /* The heap cannot grow (a memory or address-space limit), but the
+         * run may be there: what the arenas keep for reuse (wholly free
+         * slabs, cached runs, blocks in the transfer caches) lies between
+         * free runs, and dirty and returned pieces of a run never merge.
+         * Giving all of it back, dirty pages included, joins them. */
+        arenas_purge();
+        span = large_alloc(&arena->large, node, size, alignment, zero);
+    }
     if (!span)
         return NULL;
     span->arena_index = (uint16_t)arena->index;

@@ -41,6 +41,11 @@ TCA_INLINE void decay_start_once(struct decay *decay, size_t dirty_pages)
 /* Moves the epoch ring forward to now; true when an epoch ended. */
 bool decay_advance(struct decay *decay);
 TCA_INLINE void decay_count_freed(struct decay *decay, size_t npages) { decay->freed[decay->epoch] += npages; }
+/* Pages freed in the last whole epoch. */
+TCA_INLINE size_t decay_freed_last_epoch(const struct decay *decay)
+{
+    return decay->freed[(decay->epoch + DECAY_STEPS - 1) % DECAY_STEPS];
+}
 /* Dirty pages the curve allows now. */
 size_t decay_dirty_allowed(const struct decay *decay);
 /* Milliseconds until the current epoch ends (at least 1). */

@@ -9,6 +9,7 @@
 #include "pageheap/pageheap.h"
 
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 #include "pageheap/base.h"
@@ -30,8 +31,15 @@
  * this long (it looks at spare slabs, and whether it is the last thread left). */
 #define BACKGROUND_IDLE_MS 1000
 
+/* The pages of one huge page: the kernel backs a region's aligned 2 MiB with
+ * one where it can (REGION_ALIGN). */
+#define HUGE_PAGE_PAGES (REGION_ALIGN >> TCA_PAGE_SHIFT)
 /* Dirty pages kept whatever the heap's size (see purge_beyond_cap). */
 #define DIRTY_CAP_MIN_PAGES (((size_t)64 << 20) >> TCA_PAGE_SHIFT)
+/* Beyond this many times the cap, the cap returns holes too: after a mass
+ * free of a GiB or more, with no background thread, an idle process would
+ * otherwise keep every hole (massfree's tear-down of 1 GiB stays below it). */
+#define CAP_HOLES_FACTOR 4
 
 /* STARTING: a slow path is creating the thread (and stays there if it could
  * not: the slow paths keep purging, nobody tries again). */
@@ -46,6 +54,10 @@ struct node_heap {
     struct span *spare;        /* span structs ready for reuse */
     struct heap_counters *counts; /* in the statistics page; free.counts too */
     struct decay decay;
+    size_t cap_unmet_dirty; /* dirty pages when the cap last found too few huge pages, else 0 */
+    /* The heap's first pages, never in huge pages (thp:default where the
+     * kernel gives huge pages only where asked): purged page by page. */
+    uintptr_t small_pages_start, small_pages_end;
 } __attribute__((aligned(64)));
 
 static struct node_heap heaps[PAGEHEAP_NODES];
@@ -60,6 +72,8 @@ static struct pageheap_counters *counters; /* from pageheap_boot(); a heap's own
  * waits, under heaps[0].lock. */
 static struct {
     enum thp_mode thp;
+    bool huge_pages;           /* the heap may be in huge pages: purging returns whole ones (pageheap.h) */
+    bool kernel_thp_always;    /* the kernel gives huge pages where nobody asked */
     bool purge_refused;        /* the kernel refused madvise: keep everything dirty */
     enum background_state background; /* atomic */
     bool background_idle;      /* the thread sleeps until a free signals wake */
@@ -71,6 +85,12 @@ static void check_heap(struct node_heap *h);
 void pageheap_boot(enum thp_mode thp, long decay_ms, struct pageheap_counters *storage)
 {
     shared.thp = thp;
+    /* The kernel's mode "never" ignores MADV_HUGEPAGE: the heap is in small
+     * pages; "always" backs unadvised memory with huge pages too. */
+    char kernel_thp[128] = "";
+    os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", kernel_thp, sizeof kernel_thp);
+    shared.huge_pages = thp != THP_NEVER && !strstr(kernel_thp, "[never]");
+    shared.kernel_thp_always = strstr(kernel_thp, "[always]") != NULL;
     decay_set_ms(decay_ms);
     counters = storage;
     heaps[0].counts = heaps[0].free.counts = &storage->heaps[0];
@@ -169,6 +189,10 @@ static struct span *grow(struct node_heap *h, size_t npages, int node)
          * small program's first touches still map 8 KiB, not 2 MiB. */
         size_t small = h->counts->mapped_bytes < THP_AFTER_BYTES ? THP_AFTER_BYTES - h->counts->mapped_bytes : 0;
         os_advise_huge_pages((char *)memory + small, region - small, true);
+        if (small && !shared.kernel_thp_always) {
+            h->small_pages_start = (uintptr_t)memory;
+            h->small_pages_end = (uintptr_t)memory + small;
+        }
     }
     h->counts->mapped_bytes += region;
     span->start = (uintptr_t)memory;
@@ -239,6 +263,91 @@ static struct span *purge_take(struct node_heap *h, size_t keep)
     return batch;
 }
 
+static bool in_small_pages(const struct node_heap *h, uintptr_t addr)
+{
+    return addr >= h->small_pages_start && addr < h->small_pages_end;
+}
+
+/* The start of the first whole huge page at or after addr, or addr itself
+ * where it lies in small pages (the heap's small pages end on a huge page's
+ * boundary). */
+static uintptr_t huge_page_at_or_after(const struct node_heap *h, uintptr_t addr)
+{
+    return in_small_pages(h, addr) ? addr : tca_align_up(addr, REGION_ALIGN);
+}
+
+/* Takes whole huge pages out of dirty spans, least recently freed first,
+ * until at most keep dirty pages remain listed (in huge pages: it may take up
+ * to one more); the span's ends around them stay listed where they were in
+ * the decay order.  In the heap's small pages any page goes.  Returns them
+ * chained through next.
+ *
+ * Why whole huge pages: a mass free in progress (a program tearing down a big
+ * structure), or a heap in steady use, leaves holes of a slab or two between
+ * live blocks.  Returning a hole splits the huge page it lies in: the kernel
+ * maps the rest with small pages (every access to the live blocks around it
+ * misses the TLB more), frees the hole's memory only when it is short of
+ * memory, and may collapse the page again later, at a cost; each hole is one
+ * more system call.  In a tear-down the next frees make the holes whole huge
+ * pages a moment later. */
+static struct span *purge_take_huge_pages(struct node_heap *h, size_t keep)
+{
+    struct span *batch = NULL;
+    /* The pieces left of a span are listed where it was, before next. */
+    for (struct span *span = h->free.lru.head, *next; span && h->counts->dirty_pages > keep; span = next) {
+        next = span->lru_next;
+        uintptr_t end = span->start + (span->npages << TCA_PAGE_SHIFT);
+        uintptr_t huge_end = in_small_pages(h, end - 1) ? end : end & ~(REGION_ALIGN - 1);
+        if (huge_end <= span->start)
+            continue;
+        size_t wanted = tca_align_up(h->counts->dirty_pages - keep, HUGE_PAGE_PAGES) << TCA_PAGE_SHIFT;
+        uintptr_t huge_start = huge_page_at_or_after(h, huge_end - span->start > wanted ? huge_end - wanted : span->start);
+        if (huge_end <= huge_start)
+            continue;
+        size_t first = (huge_start - span->start) >> TCA_PAGE_SHIFT, last = (huge_end - span->start) >> TCA_PAGE_SHIFT;
+        struct span *lru_before = span->lru_prev;
+        freelists_remove(&h->free, span);
+        struct span *tail = NULL, *middle = NULL;
+        if (last == span->npages || (tail = split_off(h, span, last)))
+            middle = first ? split_off(h, span, first) : span;
+        if (!middle) { /* no span struct: leave it whole */
+            if (tail)
+                span->npages += tail->npages, span_struct_recycle(h, tail);
+            list_free_span(h, span, lru_before);
+            continue;
+        }
+        if (tail)
+            list_free_span(h, tail, lru_before);
+        if (middle != span)
+            list_free_span(h, span, lru_before);
+        stash_for_purge(h, middle, &batch);
+    }
+    return batch;
+}
+
+/* The decay returns holes too once frees have gone quiet (less than a huge
+ * page in the last epoch): no tear-down is in progress that would make them
+ * whole huge pages a moment later. */
+static bool frees_quiet(const struct decay *decay) { return decay_freed_last_epoch(decay) < HUGE_PAGE_PAGES; }
+
+/* What the decay and the cap return (pageheap.h): whole huge pages first,
+ * then, with holes_too, any pages, least recently freed first. */
+static struct span *purge_take_due(struct node_heap *h, size_t keep, bool holes_too)
+{
+    if (!shared.huge_pages)
+        return purge_take(h, keep);
+    struct span *batch = purge_take_huge_pages(h, keep);
+    if (holes_too && h->counts->dirty_pages > keep) {
+        struct span **end = &batch;
+        while (*end)
+            end = &(*end)->next;
+        *end = purge_take(h, keep);
+    }
+    return batch;
+}
+
+bool pageheap_returns_huge_pages(void) { return shared.huge_pages; }
+
 /* Called with h's lock held, which it drops while madvise runs; returns the
  * pages returned to the OS. */
 static size_t purge_batch_locked(struct node_heap *h, struct span *batch)
@@ -271,14 +380,24 @@ static size_t purge_batch_locked(struct node_heap *h, struct span *batch)
  * heap: a program that keeps hundreds of MiB and replaces big buffers keeps
  * their holes for the next ones (purging them meant faulting every page
  * again), while after a mass free little is in use and the cap is low.  Per
- * node heap: each node keeps its own reserve. */
+ * node heap: each node keeps its own reserve.  Where the heap returns whole
+ * huge pages, holes go too only beyond CAP_HOLES_FACTOR times the cap; when
+ * the last look found too few huge pages, the next waits until another huge
+ * page's worth is freed: holes between live blocks do not make the cap search
+ * the free lists at every free. */
 static struct span *purge_beyond_cap(struct node_heap *h)
 {
     size_t in_use = h->counts->slab_pages + h->counts->large_pages;
     size_t cap = in_use > DIRTY_CAP_MIN_PAGES ? in_use : DIRTY_CAP_MIN_PAGES;
-    if (h->counts->dirty_pages <= cap || !decay_active())
+    size_t dirty = h->counts->dirty_pages;
+    bool holes_too = dirty > CAP_HOLES_FACTOR * cap;
+    if (dirty <= cap || !decay_active() ||
+        (!holes_too && h->cap_unmet_dirty && dirty < h->cap_unmet_dirty + HUGE_PAGE_PAGES))
         return NULL;
-    return purge_take(h, cap - cap / 4);
+    size_t keep = cap - cap / 4;
+    struct span *batch = purge_take_due(h, keep, holes_too);
+    h->cap_unmet_dirty = h->counts->dirty_pages > keep ? h->counts->dirty_pages : 0;
+    return batch;
 }
 
 /* The slow paths' share of the decay: once per epoch (a clock read
@@ -288,27 +407,27 @@ static struct span *decay_take_due(struct node_heap *h, bool epoch_ended)
     if (!epoch_ended || !decay_active() ||
         __atomic_load_n(&shared.background, __ATOMIC_RELAXED) == BACKGROUND_RUNNING)
         return NULL;
-    return purge_take(h, decay_dirty_allowed(&h->decay));
+    return purge_take_due(h, decay_dirty_allowed(&h->decay), frees_quiet(&h->decay));
 }
 
 /* ---- allocation ---- */
 
-/* Moves n pages of the listed returned span beside dirty (an unlisted dirty
- * span) into dirty: the end of a span before it, the start of one after it.
- * False, with nothing changed, when no span struct can be had. */
-static bool absorb_returned(struct node_heap *h, struct span *dirty, struct span *returned, size_t n)
+/* Moves n pages of the listed free span beside dirty (an unlisted dirty span)
+ * into dirty: the end of a span before it, the start of one after it.  False,
+ * with nothing changed, when no span struct can be had. */
+static bool absorb_free(struct node_heap *h, struct span *dirty, struct span *free, size_t n)
 {
-    bool before = returned->start < dirty->start;
-    freelists_remove(&h->free, returned);
-    struct span *taken = returned;
-    if (n < returned->npages) {
-        struct span *back = split_off(h, returned, before ? returned->npages - n : n);
+    bool before = free->start < dirty->start;
+    freelists_remove(&h->free, free);
+    struct span *taken = free;
+    if (n < free->npages) {
+        struct span *back = split_off(h, free, before ? free->npages - n : n);
         if (!back) {
-            list_free_span(h, returned, NULL);
+            list_free_span(h, free, NULL);
             return false;
         }
-        taken = before ? back : returned;
-        list_free_span(h, before ? returned : back, NULL);
+        taken = before ? back : free;
+        list_free_span(h, before ? free : back, NULL);
     }
     struct span *low = before ? taken : dirty, *high = before ? dirty : taken;
     pagemap_set(span_last_page(low), NULL, 0);
@@ -319,32 +438,55 @@ static bool absorb_returned(struct node_heap *h, struct span *dirty, struct span
     return true;
 }
 
-/* No free span fits, but a dirty one does with returned pages beside it
- * (spans of different kinds never merge).  The run is cut from the dirty
- * span and as much of its returned neighbours as it lacks, with no madvise:
- * the dirty pages are resident already and only the returned ones fault,
- * where growing would fault the whole run and keep the dirty pages too.
- * The most recently freed spans are tried first (a program that frees a big
- * buffer and asks for another of about its size finds it at once), at most
- * COMBINE_SCAN of them.  Returns the run listed as dirty. */
+static bool span_is_free(const struct span *span, uint16_t node)
+{
+    return span_free_of_kind(span, node, FREE_DIRTY) || span_free_of_kind(span, node, FREE_RETURNED);
+}
+
+/* Absorbs n pages of the free spans that follow dirty (after) or precede it. */
+static bool absorb_side(struct node_heap *h, struct span *dirty, size_t n, bool after)
+{
+    while (n) {
+        struct span *free = after ? span_after(dirty) : span_before(dirty);
+        size_t take = n < free->npages ? n : free->npages;
+        if (!absorb_free(h, dirty, free, take))
+            return false;
+        n -= take;
+    }
+    return true;
+}
+
+/* No free span fits, but a dirty one does with the free spans beside it
+ * (spans of different kinds never merge, and where the heap returns whole
+ * huge pages a run freed long ago alternates between them: dirty ends around
+ * returned huge pages).  The run is cut from the dirty span and as much of
+ * its free neighbours, on either side, as it lacks, with no madvise: the
+ * dirty pages are resident already and only the returned ones fault, where
+ * growing would fault the whole run and keep the dirty pages too.  The most
+ * recently freed spans are tried first (a program that frees a big buffer and
+ * asks for another of about its size finds it at once), at most COMBINE_SCAN
+ * of them.  Returns the run listed as dirty (the most recently freed). */
 #define COMBINE_SCAN 64
 static struct span *find_free_combining(struct node_heap *h, size_t npages)
 {
     unsigned scanned = 0;
     for (struct span *dirty = h->free.lru.tail; dirty && scanned++ < COMBINE_SCAN; dirty = dirty->lru_prev) {
-        struct span *before = span_before(dirty), *after = span_after(dirty);
-        size_t from_before = span_free_of_kind(before, dirty->node, FREE_RETURNED) ? before->npages : 0;
-        size_t from_after = span_free_of_kind(after, dirty->node, FREE_RETURNED) ? after->npages : 0;
-        if (dirty->npages + from_before + from_after < npages)
+        size_t from_after = 0, from_before = 0;
+        for (struct span *free = span_after(dirty); dirty->npages + from_after < npages && span_is_free(free, dirty->node);
+             free = span_after(free))
+            from_after += free->npages;
+        for (struct span *free = span_before(dirty);
+             dirty->npages + from_after + from_before < npages && span_is_free(free, dirty->node);
+             free = span_before(free))
+            from_before += free->npages;
+        if (dirty->npages + from_after + from_before < npages)
             continue;
         size_t lacking = npages - dirty->npages;
         from_after = lacking < from_after ? lacking : from_after;
         from_before = lacking - from_after;
-        struct span *lru_after = dirty->lru_prev;
         freelists_remove(&h->free, dirty);
-        bool whole = (!from_after || absorb_returned(h, dirty, after, from_after)) &&
-                     (!from_before || absorb_returned(h, dirty, before, from_before));
-        list_free_span(h, dirty, lru_after);
+        bool whole = absorb_side(h, dirty, from_after, true) && absorb_side(h, dirty, from_before, false);
+        list_free_span(h, dirty, h->free.lru.tail);
         return whole ? dirty : NULL;
     }
     return NULL;
@@ -376,7 +518,7 @@ struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned siz
         return NULL;
     struct node_heap *h = heap_of_node(node);
     pthread_mutex_lock(&h->lock);
-    struct span *due = decay_take_due(h, decay_advance(decay_of(h)));
+    bool epoch_ended = decay_advance(decay_of(h));
     size_t want = npages + align_pages - 1;
     struct span *span = freelists_find(&h->free, want);
     if (!span)
@@ -418,7 +560,9 @@ struct span *pageheap_alloc_span(size_t npages, size_t align_pages, unsigned siz
     check_heap(h);
 #endif
 out:
-    purge_batch_locked(h, due);
+    /* What the decay says is due is taken after the span: taken first, it
+     * could be the very run this request needed, and the heap would grow. */
+    purge_batch_locked(h, decay_take_due(h, epoch_ended));
     pthread_mutex_unlock(&h->lock);
     return span;
 }
@@ -487,7 +631,7 @@ size_t pageheap_purge(bool all)
             batch = purge_take(h, 0);
         else if (decay_active()) {
             decay_advance(decay);
-            batch = purge_take(h, decay_dirty_allowed(decay));
+            batch = purge_take_due(h, decay_dirty_allowed(decay), frees_quiet(decay));
         }
         purged += purge_batch_locked(h, batch);
         pthread_mutex_unlock(&h->lock);
@@ -531,7 +675,7 @@ static bool background_purge_locked(struct node_heap *h, uint64_t *wait_ms)
     struct span *due = NULL;
     if (decay_active()) {
         decay_advance(decay);
-        due = purge_take(h, decay_dirty_allowed(decay));
+        due = purge_take_due(h, decay_dirty_allowed(decay), frees_quiet(decay));
     }
     purge_batch_locked(h, due);
     if (!decay_active() || !h->counts->dirty_pages)

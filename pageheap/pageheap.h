@@ -65,6 +65,12 @@ void pageheap_free_idle_span(struct span *span);
 /* Returns dirty pages to the OS now: all of them (all), or those the decay
  * curve says are due.  Returns the bytes returned. */
 size_t pageheap_purge(bool all);
+/* Whether the decay and the dirty cap return whole huge pages first (dirty
+ * holes between live blocks stay until they grow into one, frees go quiet,
+ * dirty pages pass four times the cap, or pageheap_purge(true)): unless huge
+ * pages are off, by the thp option or the kernel's mode.  Else they return
+ * pages least recently freed first. */
+bool pageheap_returns_huge_pages(void);
 /* Changes the decay time (decay_ms() reads it) for what is dirty now and
  * later; 0 returns every dirty page at once. */
 void pageheap_set_decay_ms(long ms);

@@ -165,7 +165,9 @@ static void check_purge_covers_every_node(void)
 
 /* With the background thread (TCARENA_CONF=background_thread:true,decay_ms:100),
  * a free on node 1 wakes the thread sleeping on node 0's heap, and the pages
- * go back within about a decay time. */
+ * go back within about a decay time: all of them, or where the heap returns
+ * whole huge pages only, all but the block's ends outside its whole huge
+ * pages (2 MiB at most in all, for a 4 MiB block). */
 static void check_background_purges_every_node(void)
 {
     if (!tca_options.background_thread)
@@ -176,16 +178,17 @@ static void check_background_purges_every_node(void)
     memset(far, 1, BLOCK);
     usleep(1200 * 1000); /* the thread has seen nothing dirty for a while: it sleeps */
     tca_free(far);
+    size_t left = pageheap_returns_huge_pages() ? (size_t)2 << 20 : 0;
     struct pageheap_stats node1;
     unsigned waited_ms = 0;
     for (; waited_ms < 3000; waited_ms += 10) {
         node_stats(1, &node1);
-        if (node1.dirty_bytes == 0)
+        if (node1.dirty_bytes <= left)
             break;
         usleep(10 * 1000);
     }
     printf("node 1's dirty pages returned %u ms after the free\n", waited_ms);
-    CHECK(node1.dirty_bytes == 0);
+    CHECK(node1.dirty_bytes <= left);
 }
 
 static void check_fork_child_uses_both_heaps(void)
