@@ -4,7 +4,9 @@
  * mincore() proves the kernel really dropped them.  decay_ms 0 returns at
  * once, -1 never; a change at run time restarts the curve; the slow paths
  * purge on their own; coalesced dirty and returned spans keep exact counts,
- * and a dirty span is returned to merge rather than the heap growing. */
+ * and a dirty span is returned to merge rather than the heap growing.  Run
+ * under thp:always it checks what differs where the heap is in huge pages:
+ * holes between live blocks wait until frees go quiet. */
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -231,6 +233,46 @@ static void test_combine_instead_of_growing(void)
     pageheap_purge(true);
 }
 
+/* Where the heap is in huge pages (thp:always): holes between live spans
+ * stay dirty past the decay time while every epoch frees a huge page's worth
+ * (a tear-down in progress, which would soon make them whole huge pages),
+ * and go back once an epoch passes with less freed.  Every free here makes
+ * a hole, so no whole huge page can stand in for them. */
+static void test_holes_wait_for_quiet(void)
+{
+    enum { HOLES = 32, BUSY_HOLES = 32, BUSY_PAGES = 8, BUSY_EPOCHS = 21 };
+    _Static_assert(BUSY_HOLES * BUSY_PAGES * TCA_PAGE_SIZE >= (2 << 20), "a busy epoch frees a huge page's worth");
+    pageheap_purge(true);
+    struct span *first[HOLES], *busy[BUSY_EPOCHS][BUSY_HOLES];
+    uintptr_t first_start[HOLES];
+    for (int i = 0; i < HOLES; i++) {
+        first[i] = pageheap_alloc_span(SPAN_PAGES, 1, 0, -1);
+        CHECK(first[i] && pageheap_alloc_span(1, 1, 0, -1)); /* the live page after the hole */
+        memset((void *)first[i]->start, 0x5a, SPAN_PAGES * TCA_PAGE_SIZE);
+        first_start[i] = first[i]->start;
+    }
+    for (int e = 0; e < BUSY_EPOCHS; e++)
+        for (int i = 0; i < BUSY_HOLES; i++) {
+            busy[e][i] = pageheap_alloc_span(BUSY_PAGES, 1, 0, -1);
+            CHECK(busy[e][i] && pageheap_alloc_span(1, 1, 0, -1));
+            memset((void *)busy[e][i]->start, 0x5a, BUSY_PAGES * TCA_PAGE_SIZE);
+        }
+    for (int i = 0; i < HOLES; i++)
+        pageheap_free_span(first[i]);
+    for (int e = 0; e < BUSY_EPOCHS; e++) {
+        fake_now_ms += EPOCH_MS;
+        for (int i = 0; i < BUSY_HOLES; i++)
+            pageheap_free_span(busy[e][i]);
+    }
+    /* The first holes are more than a decay time old, and the oldest. */
+    for (int i = 0; i < HOLES; i++)
+        CHECK(resident_pages(first_start[i], SPAN_PAGES) == SPAN_PAGES);
+    fake_now_ms += 2 * EPOCH_MS;
+    pageheap_purge(false);
+    for (int i = 0; i < HOLES; i++)
+        CHECK(resident_pages(first_start[i], SPAN_PAGES) == 0);
+}
+
 int main(void)
 {
     /* The page heap counts in the statistics page bootstrap makes (it takes
@@ -238,6 +280,12 @@ int main(void)
     CHECK(tca_bootstrap());
     /* The timer thread would purge on the real clock. */
     tca_options.background_thread = false;
+    if (tca_options.thp == THP_ALWAYS) {
+        if (!pageheap_returns_huge_pages())
+            return 77; /* the kernel's huge pages are off: skipped */
+        test_holes_wait_for_quiet();
+        return 0;
+    }
     test_combine_instead_of_growing();
     test_curve();
     test_immediate_and_never();
