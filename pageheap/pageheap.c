@@ -244,10 +244,9 @@ static void stash_for_purge(struct node_heap *h, struct span *span, struct span 
 }
 
 /* Takes dirty pages, least recently freed first, off the free lists until at
- * most keep dirty pages remain listed; returns them chained through next. */
-static struct span *purge_take(struct node_heap *h, size_t keep)
+ * most keep dirty pages remain listed; chains them onto *batch. */
+static void purge_take(struct node_heap *h, size_t keep, struct span **batch)
 {
-    struct span *batch = NULL;
     while (h->counts->dirty_pages > keep && h->free.lru.head) {
         struct span *span = h->free.lru.head;
         size_t excess = h->counts->dirty_pages - keep;
@@ -258,9 +257,8 @@ static struct span *purge_take(struct node_heap *h, size_t keep)
             list_free_span(h, span, NULL); /* still the least recently freed */
             span = back;
         }
-        stash_for_purge(h, span, &batch);
+        stash_for_purge(h, span, batch);
     }
-    return batch;
 }
 
 static bool in_small_pages(const struct node_heap *h, uintptr_t addr)
@@ -279,8 +277,8 @@ static uintptr_t huge_page_at_or_after(const struct node_heap *h, uintptr_t addr
 /* Takes whole huge pages out of dirty spans, least recently freed first,
  * until at most keep dirty pages remain listed (in huge pages: it may take up
  * to one more); the span's ends around them stay listed where they were in
- * the decay order.  In the heap's small pages any page goes.  Returns them
- * chained through next.
+ * the decay order.  In the heap's small pages any page goes.  Chains them
+ * onto *batch.
  *
  * Why whole huge pages: a mass free in progress (a program tearing down a big
  * structure), or a heap in steady use, leaves holes of a slab or two between
@@ -290,9 +288,8 @@ static uintptr_t huge_page_at_or_after(const struct node_heap *h, uintptr_t addr
  * memory, and may collapse the page again later, at a cost; each hole is one
  * more system call.  In a tear-down the next frees make the holes whole huge
  * pages a moment later. */
-static struct span *purge_take_huge_pages(struct node_heap *h, size_t keep)
+static void purge_take_huge_pages(struct node_heap *h, size_t keep, struct span **batch)
 {
-    struct span *batch = NULL;
     /* The pieces left of a span are listed where it was, before next. */
     for (struct span *span = h->free.lru.head, *next; span && h->counts->dirty_pages > keep; span = next) {
         next = span->lru_next;
@@ -320,9 +317,8 @@ static struct span *purge_take_huge_pages(struct node_heap *h, size_t keep)
             list_free_span(h, tail, lru_before);
         if (middle != span)
             list_free_span(h, span, lru_before);
-        stash_for_purge(h, middle, &batch);
+        stash_for_purge(h, middle, batch);
     }
-    return batch;
 }
 
 /* The decay returns holes too once frees have gone quiet (less than a huge
@@ -334,16 +330,18 @@ static bool frees_quiet(const struct decay *decay) { return decay_freed_last_epo
  * then, with holes_too, any pages, least recently freed first. */
 static struct span *purge_take_due(struct node_heap *h, size_t keep, bool holes_too)
 {
-    if (!shared.huge_pages)
-        return purge_take(h, keep);
-    struct span *batch = purge_take_huge_pages(h, keep);
-    if (holes_too && h->counts->dirty_pages > keep) {
-        struct span **end = &batch;
-        while (*end)
-            end = &(*end)->next;
-        *end = purge_take(h, keep);
-    }
+    struct span *batch = NULL;
+    if (shared.huge_pages)
+        purge_take_huge_pages(h, keep, &batch);
+    if (!shared.huge_pages || holes_too)
+        purge_take(h, keep, &batch);
     return batch;
+}
+
+/* What the decay's curve says is due (the heap's decay moved to now). */
+static struct span *purge_take_decayed(struct node_heap *h)
+{
+    return purge_take_due(h, decay_dirty_allowed(&h->decay), frees_quiet(&h->decay));
 }
 
 bool pageheap_returns_huge_pages(void) { return shared.huge_pages; }
@@ -407,7 +405,7 @@ static struct span *decay_take_due(struct node_heap *h, bool epoch_ended)
     if (!epoch_ended || !decay_active() ||
         __atomic_load_n(&shared.background, __ATOMIC_RELAXED) == BACKGROUND_RUNNING)
         return NULL;
-    return purge_take_due(h, decay_dirty_allowed(&h->decay), frees_quiet(&h->decay));
+    return purge_take_decayed(h);
 }
 
 /* ---- allocation ---- */
@@ -628,10 +626,10 @@ size_t pageheap_purge(bool all)
         struct decay *decay = decay_of(h);
         struct span *batch = NULL;
         if (all)
-            batch = purge_take(h, 0);
+            purge_take(h, 0, &batch);
         else if (decay_active()) {
             decay_advance(decay);
-            batch = purge_take_due(h, decay_dirty_allowed(decay), frees_quiet(decay));
+            batch = purge_take_decayed(h);
         }
         purged += purge_batch_locked(h, batch);
         pthread_mutex_unlock(&h->lock);
@@ -675,7 +673,7 @@ static bool background_purge_locked(struct node_heap *h, uint64_t *wait_ms)
     struct span *due = NULL;
     if (decay_active()) {
         decay_advance(decay);
-        due = purge_take_due(h, decay_dirty_allowed(decay), frees_quiet(decay));
+        due = purge_take_decayed(h);
     }
     purge_batch_locked(h, due);
     if (!decay_active() || !h->counts->dirty_pages)
