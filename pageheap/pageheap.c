@@ -23,7 +23,7 @@
 #define REGION_MIN_SIZE ((size_t)64 << 20)
 #define REGION_ALIGN ((size_t)2 << 20)
 /* thp:default asks for huge pages beyond a node heap's first THP_AFTER_BYTES. */
-#define THP_AFTER_BYTES ((size_t)8 << 20)
+#define THP_AFTER_BYTES ((size_t)4 << 20)
 /* The decay purges what exceeds its allowance, split off a span's end, but
  * not in pieces smaller than this: each madvise is a system call. */
 #define PURGE_MIN_PAGES 64

@@ -154,7 +154,7 @@ static size_t dirty_mib(void)
  * 72 MiB lie dirty in holes between live spans, beyond the 64 MiB cap, with
  * no whole huge page among them: where the heap returns whole huge pages, the
  * cap returns nothing (returning holes would split the huge pages around the
- * survivors), but the holes in the heap's first 8 MiB under thp:default,
+ * survivors), but the holes in the heap's first 4 MiB under thp:default,
  * which are in small pages.  As the survivors are freed the holes merge into
  * whole huge pages, which the cap returns: what stays dirty is at most the
  * cap, and not less than three quarters of it (less the huge page it rounds
