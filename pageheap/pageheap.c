@@ -186,7 +186,7 @@ static struct span *grow(struct node_heap *h, size_t npages, int node)
         /* Past a heap's first few MiB a page fault maps 2 MiB at once: a
          * program that touches much fresh memory takes 512 times fewer
          * faults (each costs microseconds, more in a virtual machine), and a
-         * small program's first touches still map 8 KiB, not 2 MiB. */
+         * small program's first touches still map 4 KiB, not 2 MiB. */
         size_t small = h->counts->mapped_bytes < THP_AFTER_BYTES ? THP_AFTER_BYTES - h->counts->mapped_bytes : 0;
         os_advise_huge_pages((char *)memory + small, region - small, true);
         if (small && !shared.kernel_thp_always) {
@@ -436,11 +436,6 @@ static bool absorb_free(struct node_heap *h, struct span *dirty, struct span *fr
     return true;
 }
 
-static bool span_is_free(const struct span *span, uint16_t node)
-{
-    return span_free_of_kind(span, node, FREE_DIRTY) || span_free_of_kind(span, node, FREE_RETURNED);
-}
-
 /* Absorbs n pages of the free spans that follow dirty (after) or precede it. */
 static bool absorb_side(struct node_heap *h, struct span *dirty, size_t n, bool after)
 {
@@ -470,11 +465,11 @@ static struct span *find_free_combining(struct node_heap *h, size_t npages)
     unsigned scanned = 0;
     for (struct span *dirty = h->free.lru.tail; dirty && scanned++ < COMBINE_SCAN; dirty = dirty->lru_prev) {
         size_t from_after = 0, from_before = 0;
-        for (struct span *free = span_after(dirty); dirty->npages + from_after < npages && span_is_free(free, dirty->node);
+        for (struct span *free = span_after(dirty); dirty->npages + from_after < npages && span_free_in_heap(free, dirty->node);
              free = span_after(free))
             from_after += free->npages;
         for (struct span *free = span_before(dirty);
-             dirty->npages + from_after + from_before < npages && span_is_free(free, dirty->node);
+             dirty->npages + from_after + from_before < npages && span_free_in_heap(free, dirty->node);
              free = span_before(free))
             from_before += free->npages;
         if (dirty->npages + from_after + from_before < npages)

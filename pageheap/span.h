@@ -50,12 +50,17 @@ TCA_INLINE struct span *span_before(const struct span *span)
 
 TCA_INLINE struct span *span_after(const struct span *span) { return pagemap_span_of((void *)span_end(span)); }
 
-/* Whether neighbour is a free span of node's heap of the kind given (zeroed:
- * returned).  Regions of two heaps may touch: node is checked first, as the
- * rest of another heap's span may be changing under its own lock. */
+/* Whether neighbour is a free span of node's heap, dirty or returned.  Regions
+ * of two heaps may touch: node is checked first, as the rest of another heap's
+ * span may be changing under its own lock. */
+TCA_INLINE bool span_free_in_heap(const struct span *neighbour, uint16_t node)
+{
+    return neighbour && neighbour->node == node && neighbour->state == SPAN_FREE;
+}
+/* The same, of the kind given (zeroed: returned). */
 TCA_INLINE bool span_free_of_kind(const struct span *neighbour, uint16_t node, uint8_t zeroed)
 {
-    return neighbour && neighbour->node == node && neighbour->state == SPAN_FREE && neighbour->zeroed == zeroed;
+    return span_free_in_heap(neighbour, node) && neighbour->zeroed == zeroed;
 }
 
 /* Doubly linked lists of spans through next and prev: the page heap's free
