@@ -78,10 +78,20 @@ void sizeclass_init(void)
     }
 }
 
+/* Relaxed atomic byte stores, not memset: malloc's fast path reads these
+ * entries meanwhile (sizeclass_for_fast_path), and both sides of that race
+ * must be atomic for it to be defined.  Each entry is written once per class
+ * fill or profiler start, so the plain byte loop costs nothing measurable. */
+static void routes_store(size_t first, size_t last, uint8_t value)
+{
+    for (size_t size = first; size <= last; size++)
+        __atomic_store_n(&sizeclass_by_size[size], value, __ATOMIC_RELAXED);
+}
+
 static void route_set(unsigned cls, uint8_t value)
 {
     size_t first = cls > 1 ? sizeclass_table[cls - 1].size + 1 : 0;
-    memset(&sizeclass_by_size[first], value, sizeclass_table[cls].size - first + 1);
+    routes_store(first, sizeclass_table[cls].size, value);
 }
 
 /* The flag's read is a read-modify-write (false to false), so that the
@@ -97,9 +107,8 @@ void sizeclass_route_fill(size_t size, bool *sampling_flag)
         route_set(cls, 0);
 }
 
-/* A reader meanwhile sees each entry old or new (a byte is written whole),
- * both valid. */
-void sizeclass_routes_clear(void) { memset(sizeclass_by_size, 0, sizeof sizeclass_by_size); }
+/* A reader meanwhile sees each entry old or new, both valid. */
+void sizeclass_routes_clear(void) { routes_store(0, TCA_SMALL_MAX, 0); }
 
 unsigned sizeclass_for_aligned(size_t size, size_t alignment)
 {
