@@ -96,7 +96,7 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
  * heap handed it over), so that calloc can skip clearing it.  slab_take hands
  * blocks out lowest slot first, so those past the slab's untouched mark are
  * the last n taken, found by address from the end: blocks handed out before
- * cost one compare, and no block costs a division. */
+ * cost one compare, and only the batch's last block is turned into a slot. */
 static void mark_untouched(struct span *slab, size_t size, void *const *taken, unsigned n)
 {
     if (n == 0)
@@ -108,7 +108,7 @@ static void mark_untouched(struct span *slab, size_t size, void *const *taken, u
     uint32_t mark = slab->zeroed ? BLOCK_FRESH_MARK : BLOCK_FREE_MARK;
     for (unsigned i = n; i > 0 && (uintptr_t)taken[i - 1] >= first_untouched; i--)
         *block_mark(taken[i - 1]) = mark;
-    slab->untouched_slot = (uint16_t)((last - slab->blocks) / size + 1);
+    slab->untouched_slot = (uint16_t)(sizeclass_slot_of_offset(slab->sizeclass, last - slab->blocks) + 1);
 }
 
 /* Lowest free blocks first: a slab fills from its start, which keeps the
