@@ -66,9 +66,11 @@ void sizeclass_init(void)
     unsigned cls = 1;
     for (uint32_t size = 16; size <= 128; size += 16)
         sizeclass_set(cls++, size);
-    for (uint32_t group = 128; group < TCA_SMALL_MAX; group *= 2)
-        for (uint32_t step = 1; step <= 4; step++)
-            sizeclass_set(cls++, group + group / 4 * step);
+    for (uint32_t group = 128; group < TCA_SMALL_MAX; group *= 2) {
+        uint32_t steps = group < 1024 ? 8 : 4; /* classes in [group, 2 * group) */
+        for (uint32_t step = 1; step <= steps; step++)
+            sizeclass_set(cls++, group + group / steps * step);
+    }
 
     size_t first = 0;
     for (unsigned target = 1; target < TCA_NCLASSES; target++) {

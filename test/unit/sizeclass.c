@@ -29,8 +29,10 @@ static void check_spacing(void)
         if (cls + 1 < TCA_NCLASSES) {
             size_t next = sizeclass_size(cls + 1);
             CHECK(next > size);
-            /* One quantum apart for tiny sizes, else at most 25% apart. */
-            CHECK(next - size <= (size / 4 > TCA_MIN_ALIGN ? size / 4 : TCA_MIN_ALIGN));
+            /* One quantum apart for tiny sizes, at most 12.5% apart below
+             * 1 KiB and 25% from there. */
+            size_t step = size < 1024 ? size / 8 : size / 4;
+            CHECK(next - size <= (step > TCA_MIN_ALIGN ? step : TCA_MIN_ALIGN));
         }
     }
 }
@@ -48,6 +50,11 @@ static void check_slab_geometry(void)
             uint32_t expected = offset % info->size == 0 ? (uint32_t)(offset / info->size) : UINT32_MAX;
             CHECK(sizeclass_slot_of_offset(cls, offset) == expected);
         }
+        /* free()'s block-start test at a user address near the top of the
+         * address space, where the multiply-by-inverse is closest to failing. */
+        uintptr_t slab_start = ((uintptr_t)1 << 47) - 4 * slab_bytes;
+        for (uintptr_t addr = slab_start; addr < slab_start + slab_bytes; addr++)
+            CHECK(sizeclass_is_block_start(cls, addr) == (addr % info->size == 0));
     }
 }
 
