@@ -5,6 +5,7 @@
 #include "pageheap/os.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
@@ -62,6 +63,13 @@ void *os_reserve_zero(size_t size)
 /* MADV_DONTNEED, not MADV_FREE: MADV_FREE leaves the pages in RSS until the
  * kernel is short of memory, so RSS would not follow the live heap. */
 bool os_purge(void *addr, size_t size) { return madvise(addr, size, MADV_DONTNEED) == 0; }
+
+/* MADV_POPULATE_WRITE (Linux 5.14) faults the range in by one system call.
+ * False where the kernel lacks it. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+bool os_populate(void *addr, size_t size) { return madvise(addr, size, MADV_POPULATE_WRITE) == 0 || errno != EINVAL; }
 
 void os_advise_huge_pages(void *addr, size_t size, bool huge)
 {

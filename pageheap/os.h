@@ -23,6 +23,8 @@ void *os_reserve_zero(size_t size);
 bool os_purge(void *addr, size_t size);
 /* Transparent huge pages for a range: huge true asks for them, false forbids them. */
 void os_advise_huge_pages(void *addr, size_t size, bool huge);
+/* Faults in [addr, addr + size) for writing now; false if the kernel cannot. */
+bool os_populate(void *addr, size_t size);
 /* Asks that the range's pages, when first touched, come from NUMA node node
  * (mbind MPOL_PREFERRED: another node when that one is full).  False when the
  * kernel refused (no such node, no NUMA support); the range is then unchanged. */

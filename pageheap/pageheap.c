@@ -75,6 +75,7 @@ static struct {
     bool huge_pages;           /* the heap may be in huge pages: purging returns whole ones (pageheap.h) */
     bool kernel_thp_always;    /* the kernel gives huge pages where nobody asked */
     bool purge_refused;        /* the kernel refused madvise: keep everything dirty */
+    bool populate_refused;     /* the kernel has no MADV_POPULATE_WRITE */
     enum background_state background; /* atomic */
     bool background_idle;      /* the thread sleeps until a free signals wake */
     pthread_cond_t wake;
@@ -610,6 +611,21 @@ static void free_span(struct span *span, bool idle)
 }
 
 void pageheap_free_span(struct span *span) { free_span(span, false); }
+
+/* A first write to a small page traps into the kernel, which a virtual
+ * machine makes dear: 11-15 µs per 4 KiB on the development machine, against
+ * 8.6 µs per page populated by one call and then written.  Huge pages fault
+ * 2 MiB at once and need none of it; only fresh pages (read zero) come here,
+ * and only those about to be written, so RSS does not move. */
+void pageheap_prefault(const struct span *slab, uintptr_t start, uintptr_t end)
+{
+    if (!in_small_pages(&heaps[slab->node], start) || __atomic_load_n(&shared.populate_refused, __ATOMIC_RELAXED))
+        return;
+    size_t page = os_system_page_size();
+    uintptr_t first = start & ~(page - 1), past = tca_align_up(end, page);
+    if (!os_populate((void *)first, past - first))
+        __atomic_store_n(&shared.populate_refused, true, __ATOMIC_RELAXED);
+}
 void pageheap_free_idle_span(struct span *span) { free_span(span, true); }
 
 size_t pageheap_purge(bool all)

@@ -1,7 +1,12 @@
 /* The page heap: spans allocated and freed, neighbours coalescing whatever
  * order they are freed in, aligned spans, slab spans in the pagemap, the
- * dirty cap returning whole huge pages only, and the heap's own invariant
- * check after every step. */
+ * dirty cap returning whole huge pages only, prefaulting a slab's range in
+ * small pages, and the heap's own invariant check after every step. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "arenas/sizeclass.h"
 #include "check.h"
 #include "pageheap/decay.h"
@@ -126,6 +131,36 @@ static void check_slab_spans(void)
         CHECK(pagemap_class_of((const char *)start + page * TCA_PAGE_SIZE) == 0);
 }
 
+/* A slab's range about to be written is resident after pageheap_prefault
+ * where the heap is in small pages: its first 4 MiB under thp:default, unless
+ * the kernel gives huge pages everywhere (then there is no such part). */
+static void check_prefault(void)
+{
+    char mode[128] = "";
+    FILE *file = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (file) {
+        if (!fgets(mode, sizeof mode, file))
+            mode[0] = 0;
+        fclose(file);
+    }
+    unsigned cls = TCA_NCLASSES - 1;
+    struct span *slab = pageheap_alloc_span(sizeclass_table[cls].slab_pages, 1, cls, -1);
+    CHECK(slab);
+    if (tca_options.thp == THP_DEFAULT && !strstr(mode, "[always]")) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = 3 * TCA_PAGE_SIZE / page;
+        pageheap_prefault(slab, slab->start + 100, slab->start + 3 * TCA_PAGE_SIZE);
+        unsigned char resident[3 * TCA_PAGE_SIZE / 4096];
+        CHECK(pages <= sizeof resident && mincore((void *)slab->start, 3 * TCA_PAGE_SIZE, resident) == 0);
+        for (size_t i = 0; i < pages; i++)
+            CHECK(resident[i] & 1);
+        /* Populated pages read zero, as untouched ones do. */
+        for (size_t offset = 0; offset < 3 * TCA_PAGE_SIZE; offset += 512)
+            CHECK(((const char *)slab->start)[offset] == 0);
+    }
+    pageheap_free_span(slab);
+    check_heap();
+}
+
 /* Freed memory is reused rather than mapped again. */
 static void check_reuse(void)
 {
@@ -188,6 +223,7 @@ static void check_cap_takes_whole_huge_pages(void)
 int main(void)
 {
     CHECK(tca_bootstrap());
+    check_prefault();
     check_coalescing();
     check_alignment();
     check_slab_spans();
