@@ -109,7 +109,7 @@ static void mark_untouched(struct span *slab, size_t size, void *const *taken, u
         return;
     uint32_t mark = slab->zeroed ? BLOCK_FRESH_MARK : BLOCK_FREE_MARK;
     if (slab->zeroed)
-        pageheap_prefault(slab, first_untouched > (uintptr_t)taken[0] ? first_untouched : (uintptr_t)taken[0], last + 4);
+        pageheap_prefault(slab, first_untouched > (uintptr_t)taken[0] ? first_untouched : (uintptr_t)taken[0], last + sizeof(block_mark_word));
     for (unsigned i = n; i > 0 && (uintptr_t)taken[i - 1] >= first_untouched; i--)
         *block_mark(taken[i - 1]) = mark;
     slab->untouched_slot = (uint16_t)(sizeclass_slot_of_offset(slab->sizeclass, last - slab->blocks) + 1);

@@ -612,6 +612,8 @@ static void free_span(struct span *span, bool idle)
 
 void pageheap_free_span(struct span *span) { free_span(span, false); }
 
+void pageheap_free_idle_span(struct span *span) { free_span(span, true); }
+
 /* A first write to a small page traps into the kernel, which a virtual
  * machine makes dear: 11-15 µs per 4 KiB on the development machine, against
  * 8.6 µs per page populated by one call and then written.  Huge pages fault
@@ -626,7 +628,6 @@ void pageheap_prefault(const struct span *slab, uintptr_t start, uintptr_t end)
     if (!os_populate((void *)first, past - first))
         __atomic_store_n(&shared.populate_refused, true, __ATOMIC_RELAXED);
 }
-void pageheap_free_idle_span(struct span *span) { free_span(span, true); }
 
 size_t pageheap_purge(bool all)
 {

@@ -2,7 +2,6 @@
  * order they are freed in, aligned spans, slab spans in the pagemap, the
  * dirty cap returning whole huge pages only, prefaulting a slab's range in
  * small pages, and the heap's own invariant check after every step. */
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include "arenas/sizeclass.h"
 #include "check.h"
 #include "pageheap/decay.h"
+#include "pageheap/os.h"
 #include "pageheap/pageheap.h"
 #include "pageheap/pagemap.h"
 #include "src/bootstrap.h"
@@ -137,12 +137,7 @@ static void check_slab_spans(void)
 static void check_prefault(void)
 {
     char mode[128] = "";
-    FILE *file = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (file) {
-        if (!fgets(mode, sizeof mode, file))
-            mode[0] = 0;
-        fclose(file);
-    }
+    os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", mode, sizeof mode);
     unsigned cls = TCA_NCLASSES - 1;
     struct span *slab = pageheap_alloc_span(sizeclass_table[cls].slab_pages, 1, cls, -1);
     CHECK(slab);
