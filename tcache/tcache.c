@@ -18,7 +18,12 @@ __thread struct tcache tcache_tls __attribute__((tls_model("initial-exec")));
 static pthread_key_t tcache_exit_key;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tcache *registry;
-static void **spare_slot_memory; /* slot arrays of exited threads, chained through slot 0 */
+/* A thread cache's heap part: its counts, then its bins' slots. */
+struct cache_memory {
+    struct tcache_counts counts;
+    void *slots[];
+};
+static struct cache_memory *spare_memory; /* of exited threads, chained through slot 0 */
 /* Bin cls may use slots [bin_offset[cls], bin_offset[cls + 1]) of its cache's
  * slot array: room for tcache_cap_max blocks, of which the bin's capacity
  * (end - full[cls]) starts at tcache_cap and grows as the thread needs. */
@@ -37,14 +42,16 @@ bool tcache_boot(bool enabled)
     return pthread_key_create(&tcache_exit_key, tcache_thread_exit) == 0;
 }
 
-static void **slot_memory_get(void)
+static struct cache_memory *cache_memory_get(void)
 {
     pthread_mutex_lock(&registry_lock);
-    void **memory = spare_slot_memory;
+    struct cache_memory *memory = spare_memory;
     if (memory)
-        spare_slot_memory = memory[0];
+        spare_memory = memory->slots[0];
     pthread_mutex_unlock(&registry_lock);
-    return memory ? memory : base_alloc(bin_offset[TCA_NCLASSES] * sizeof(void *));
+    if (memory)
+        memset(&memory->counts, 0, sizeof memory->counts);
+    return memory ? memory : base_alloc(sizeof *memory + bin_offset[TCA_NCLASSES] * sizeof(void *));
 }
 
 /* Gives the calling thread its cache; false when it stays in bypass mode. */
@@ -54,12 +61,13 @@ static bool tcache_activate(struct tcache *cache)
      * random slots, quarantine and double-free checks are. */
     if (TCA_SECURE || !caches_enabled)
         return false;
-    void **memory = slot_memory_get();
+    struct cache_memory *memory = cache_memory_get();
     if (!memory)
         return false;
-    cache->slot_memory = memory;
+    cache->counts = &memory->counts;
+    cache->slot_memory = memory->slots;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
-        void **end = memory + bin_offset[cls + 1];
+        void **end = memory->slots + bin_offset[cls + 1];
         cache->full[cls] = end - sizeclass_table[cls].tcache_cap;
         cache->head[cls] = cache->low_water[cls] = end;
         cache->start_mul[cls] = sizeclass_table[cls].start_mul;
@@ -118,7 +126,7 @@ static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n, boo
         arena_flush(cls, oldest, n);
     else
         arena_give_back(arena_current(), cls, oldest, n);
-    cache->nflushed[cls] += n;
+    cache->counts->nflushed[cls] += n;
     memmove(cache->head[cls] + n, cache->head[cls], (tcache_bin_count(cache, cls) - n) * sizeof(void *));
     cache->head[cls] += n;
     if (cache->low_water[cls] < cache->head[cls])
@@ -137,8 +145,9 @@ static bool bin_grow(struct tcache *cache, unsigned cls)
 {
     void **start = cache->slot_memory + bin_offset[cls];
     unsigned room = (unsigned)(cache->full[cls] - start), capacity = tcache_bin_capacity(cache, cls);
-    uint64_t refilled = cache->nrefilled[cls] - cache->nrefilled_at_overflow[cls];
-    cache->nrefilled_at_overflow[cls] = cache->nrefilled[cls];
+    struct tcache_counts *counts = cache->counts;
+    uint64_t refilled = counts->nrefilled[cls] - counts->nrefilled_at_overflow[cls];
+    counts->nrefilled_at_overflow[cls] = counts->nrefilled[cls];
     if (!room || refilled < capacity / 2)
         return false;
     cache->full[cls] -= capacity < room ? capacity : room;
@@ -178,7 +187,7 @@ static void slow_event(struct tcache *cache)
 static unsigned refill_size(const struct tcache *cache, unsigned cls)
 {
     const struct sizeclass_info *info = &sizeclass_table[cls];
-    uint64_t want = cache->nrefilled[cls], page_of_blocks = 4096 / info->size;
+    uint64_t want = cache->counts->nrefilled[cls], page_of_blocks = 4096 / info->size;
     if (want < page_of_blocks)
         want = page_of_blocks;
     if (want == 0)
@@ -219,7 +228,7 @@ static void *alloc_slow(size_t size, bool clear)
             goto out_of_memory;
         if (got < want)
             memmove(end - got, end - want, got * sizeof(void *));
-        cache->nrefilled[cls] += got;
+        cache->counts->nrefilled[cls] += got;
         cache->head[cls] = end - got;
     }
     /* The bin was drained below its low-water mark (or emptied) since the last
@@ -334,7 +343,7 @@ static void tcache_thread_exit(void *arg)
 {
     struct tcache *cache = arg;
     tcache_flush_all(cache, false);
-    void **memory = cache->slot_memory;
+    struct cache_memory *memory = (struct cache_memory *)cache->counts;
     pthread_mutex_lock(&registry_lock);
     if (cache->prev)
         cache->prev->next = cache->next;
@@ -342,8 +351,8 @@ static void tcache_thread_exit(void *arg)
         registry = cache->next;
     if (cache->next)
         cache->next->prev = cache->prev;
-    memory[0] = spare_slot_memory;
-    spare_slot_memory = memory;
+    memory->slots[0] = spare_memory;
+    spare_memory = memory;
     pthread_mutex_unlock(&registry_lock);
     /* Fold the cached counts into the uncached ones, which bypass mode keeps using. */
     cache->uncached_allocated = tcache_thread_allocated(cache);
@@ -351,9 +360,7 @@ static void tcache_thread_exit(void *arg)
     memset(cache->head, 0, sizeof cache->head);
     memset(cache->low_water, 0, sizeof cache->low_water);
     memset(cache->full, 0, sizeof cache->full);
-    memset(cache->nrefilled, 0, sizeof cache->nrefilled);
-    memset(cache->nflushed, 0, sizeof cache->nflushed);
-    memset(cache->nrefilled_at_overflow, 0, sizeof cache->nrefilled_at_overflow);
+    cache->counts = NULL;
     cache->slot_memory = NULL;
     cache->state = TCACHE_BYPASS;
 }
@@ -363,7 +370,7 @@ uint64_t tcache_thread_allocated(const struct tcache *cache)
     uint64_t bytes = cache->uncached_allocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += cache->nrefilled[cls] * sizeclass_size(cls);
+            bytes += cache->counts->nrefilled[cls] * sizeclass_size(cls);
     return bytes;
 }
 
@@ -372,7 +379,7 @@ uint64_t tcache_thread_deallocated(const struct tcache *cache)
     uint64_t bytes = cache->uncached_deallocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += cache->nflushed[cls] * sizeclass_size(cls);
+            bytes += cache->counts->nflushed[cls] * sizeclass_size(cls);
     return bytes;
 }
 

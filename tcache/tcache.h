@@ -21,6 +21,17 @@
  * class as a scaled index, and no bin address has to be computed. */
 enum tcache_state { TCACHE_UNINIT = 0, TCACHE_ACTIVE, TCACHE_BYPASS };
 
+/* Blocks the bins took from the arenas and gave back: no fast path counts
+ * (a counter would cost the pair one instruction); thread.allocated and
+ * thread.deallocated follow from these.  They live on the heap with the bins'
+ * slots, not in the TLS object: glibc places static TLS on top of each
+ * thread's stack and a thread that reuses a cached stack faults its top pages
+ * in again, so every KiB there can cost each new thread one more page fault. */
+struct tcache_counts {
+    uint64_t nrefilled[TCA_NCLASSES], nflushed[TCA_NCLASSES];
+    uint64_t nrefilled_at_overflow[TCA_NCLASSES]; /* nrefilled when the bin last overflowed */
+};
+
 struct tcache {
     void **head[TCA_NCLASSES];      /* next block to hand out */
     void **low_water[TCA_NCLASSES]; /* [low_water, end) sat unused since the last GC step (end:
@@ -30,11 +41,7 @@ struct tcache {
      * block-start test reads them %fs-relative like the bins (a global table
      * costs one more instruction for its address). */
     uint64_t start_mul[TCA_NCLASSES], start_mask[TCA_NCLASSES];
-    /* Blocks the bins took from the arenas and gave back: no fast path counts
-     * (a counter would cost the pair one instruction); thread.allocated and
-     * thread.deallocated follow from these. */
-    uint64_t nrefilled[TCA_NCLASSES], nflushed[TCA_NCLASSES];
-    uint64_t nrefilled_at_overflow[TCA_NCLASSES]; /* nrefilled when the bin last overflowed */
+    struct tcache_counts *counts; /* NULL unless active */
     uint64_t uncached_allocated, uncached_deallocated; /* bytes: large, or no cache */
     uint8_t state;
     uint8_t registered;
