@@ -343,7 +343,7 @@ static void tcache_thread_exit(void *arg)
 {
     struct tcache *cache = arg;
     tcache_flush_all(cache, false);
-    struct cache_memory *memory = (struct cache_memory *)cache->counts;
+    struct cache_memory *memory = (struct cache_memory *)cache->counts; /* its first member */
     pthread_mutex_lock(&registry_lock);
     if (cache->prev)
         cache->prev->next = cache->next;
