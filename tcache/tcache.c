@@ -18,12 +18,7 @@ __thread struct tcache tcache_tls __attribute__((tls_model("initial-exec")));
 static pthread_key_t tcache_exit_key;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tcache *registry;
-/* A thread cache's heap part: its counts, then its bins' slots. */
-struct cache_memory {
-    struct tcache_counts counts;
-    void *slots[];
-};
-static struct cache_memory *spare_memory; /* of exited threads, chained through slot 0 */
+static struct tcache_memory *spare_memory; /* of exited threads, chained through slot 0 */
 /* Bin cls may use slots [bin_offset[cls], bin_offset[cls + 1]) of its cache's
  * slot array: room for tcache_cap_max blocks, of which the bin's capacity
  * (end - full[cls]) starts at tcache_cap and grows as the thread needs. */
@@ -42,15 +37,15 @@ bool tcache_boot(bool enabled)
     return pthread_key_create(&tcache_exit_key, tcache_thread_exit) == 0;
 }
 
-static struct cache_memory *cache_memory_get(void)
+static struct tcache_memory *cache_memory_get(void)
 {
     pthread_mutex_lock(&registry_lock);
-    struct cache_memory *memory = spare_memory;
+    struct tcache_memory *memory = spare_memory;
     if (memory)
         spare_memory = memory->slots[0];
     pthread_mutex_unlock(&registry_lock);
     if (memory)
-        memset(&memory->counts, 0, sizeof memory->counts);
+        memset(memory, 0, sizeof *memory); /* the counts; the slots are set as used */
     return memory ? memory : base_alloc(sizeof *memory + bin_offset[TCA_NCLASSES] * sizeof(void *));
 }
 
@@ -61,11 +56,10 @@ static bool tcache_activate(struct tcache *cache)
      * random slots, quarantine and double-free checks are. */
     if (TCA_SECURE || !caches_enabled)
         return false;
-    struct cache_memory *memory = cache_memory_get();
+    struct tcache_memory *memory = cache_memory_get();
     if (!memory)
         return false;
-    cache->counts = &memory->counts;
-    cache->slot_memory = memory->slots;
+    cache->memory = memory;
     for (unsigned cls = 1; cls < TCA_NCLASSES; cls++) {
         void **end = memory->slots + bin_offset[cls + 1];
         cache->full[cls] = end - sizeclass_table[cls].tcache_cap;
@@ -102,7 +96,7 @@ static bool tcache_start(struct tcache *cache)
     return active;
 }
 
-static void **bin_end(const struct tcache *cache, unsigned cls) { return cache->slot_memory + bin_offset[cls + 1]; }
+static void **bin_end(const struct tcache *cache, unsigned cls) { return cache->memory->slots + bin_offset[cls + 1]; }
 
 unsigned tcache_bin_capacity(const struct tcache *cache, unsigned cls)
 {
@@ -126,7 +120,7 @@ static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n, boo
         arena_flush(cls, oldest, n);
     else
         arena_give_back(arena_current(), cls, oldest, n);
-    cache->counts->nflushed[cls] += n;
+    cache->memory->nflushed[cls] += n;
     memmove(cache->head[cls] + n, cache->head[cls], (tcache_bin_count(cache, cls) - n) * sizeof(void *));
     cache->head[cls] += n;
     if (cache->low_water[cls] < cache->head[cls])
@@ -143,11 +137,11 @@ static void bin_flush_oldest(struct tcache *cache, unsigned cls, unsigned n, boo
  * when the bin does not grow. */
 static bool bin_grow(struct tcache *cache, unsigned cls)
 {
-    void **start = cache->slot_memory + bin_offset[cls];
+    void **start = cache->memory->slots + bin_offset[cls];
     unsigned room = (unsigned)(cache->full[cls] - start), capacity = tcache_bin_capacity(cache, cls);
-    struct tcache_counts *counts = cache->counts;
-    uint64_t refilled = counts->nrefilled[cls] - counts->nrefilled_at_overflow[cls];
-    counts->nrefilled_at_overflow[cls] = counts->nrefilled[cls];
+    struct tcache_memory *memory = cache->memory;
+    uint64_t refilled = memory->nrefilled[cls] - memory->nrefilled_at_overflow[cls];
+    memory->nrefilled_at_overflow[cls] = memory->nrefilled[cls];
     if (!room || refilled < capacity / 2)
         return false;
     cache->full[cls] -= capacity < room ? capacity : room;
@@ -187,7 +181,7 @@ static void slow_event(struct tcache *cache)
 static unsigned refill_size(const struct tcache *cache, unsigned cls)
 {
     const struct sizeclass_info *info = &sizeclass_table[cls];
-    uint64_t want = cache->counts->nrefilled[cls], page_of_blocks = 4096 / info->size;
+    uint64_t want = cache->memory->nrefilled[cls], page_of_blocks = 4096 / info->size;
     if (want < page_of_blocks)
         want = page_of_blocks;
     if (want == 0)
@@ -228,7 +222,7 @@ static void *alloc_slow(size_t size, bool clear)
             goto out_of_memory;
         if (got < want)
             memmove(end - got, end - want, got * sizeof(void *));
-        cache->counts->nrefilled[cls] += got;
+        cache->memory->nrefilled[cls] += got;
         cache->head[cls] = end - got;
     }
     /* The bin was drained below its low-water mark (or emptied) since the last
@@ -343,7 +337,12 @@ static void tcache_thread_exit(void *arg)
 {
     struct tcache *cache = arg;
     tcache_flush_all(cache, false);
-    struct cache_memory *memory = (struct cache_memory *)cache->counts; /* its first member */
+    /* Fold the cached counts into the uncached ones, which bypass mode keeps
+     * using, while the counts are still this thread's: once on the spare list
+     * the next thread to start clears them. */
+    cache->uncached_allocated = tcache_thread_allocated(cache);
+    cache->uncached_deallocated = tcache_thread_deallocated(cache);
+    struct tcache_memory *memory = cache->memory;
     pthread_mutex_lock(&registry_lock);
     if (cache->prev)
         cache->prev->next = cache->next;
@@ -354,14 +353,10 @@ static void tcache_thread_exit(void *arg)
     memory->slots[0] = spare_memory;
     spare_memory = memory;
     pthread_mutex_unlock(&registry_lock);
-    /* Fold the cached counts into the uncached ones, which bypass mode keeps using. */
-    cache->uncached_allocated = tcache_thread_allocated(cache);
-    cache->uncached_deallocated = tcache_thread_deallocated(cache);
     memset(cache->head, 0, sizeof cache->head);
     memset(cache->low_water, 0, sizeof cache->low_water);
     memset(cache->full, 0, sizeof cache->full);
-    cache->counts = NULL;
-    cache->slot_memory = NULL;
+    cache->memory = NULL;
     cache->state = TCACHE_BYPASS;
 }
 
@@ -370,7 +365,7 @@ uint64_t tcache_thread_allocated(const struct tcache *cache)
     uint64_t bytes = cache->uncached_allocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += cache->counts->nrefilled[cls] * sizeclass_size(cls);
+            bytes += cache->memory->nrefilled[cls] * sizeclass_size(cls);
     return bytes;
 }
 
@@ -379,7 +374,7 @@ uint64_t tcache_thread_deallocated(const struct tcache *cache)
     uint64_t bytes = cache->uncached_deallocated;
     if (cache->state == TCACHE_ACTIVE)
         for (unsigned cls = 1; cls < TCA_NCLASSES; cls++)
-            bytes += cache->counts->nflushed[cls] * sizeclass_size(cls);
+            bytes += cache->memory->nflushed[cls] * sizeclass_size(cls);
     return bytes;
 }
 

@@ -21,15 +21,18 @@
  * class as a scaled index, and no bin address has to be computed. */
 enum tcache_state { TCACHE_UNINIT = 0, TCACHE_ACTIVE, TCACHE_BYPASS };
 
-/* Blocks the bins took from the arenas and gave back: no fast path counts
- * (a counter would cost the pair one instruction); thread.allocated and
- * thread.deallocated follow from these.  They live on the heap with the bins'
- * slots, not in the TLS object: glibc places static TLS on top of each
- * thread's stack and a thread that reuses a cached stack faults its top pages
- * in again, so every KiB there can cost each new thread one more page fault. */
-struct tcache_counts {
+/* A thread cache's part on the heap.  The counts: blocks the bins took from
+ * the arenas and gave back; no fast path counts (a counter would cost the pair
+ * one instruction), and thread.allocated and thread.deallocated follow from
+ * them.  Then the bins' slots.  Only what the fast paths read stays in the TLS
+ * object: glibc places static TLS on top of each thread's stack and a thread
+ * that reuses a cached stack faults its top pages in again, so every KiB there
+ * can cost each new thread one more page fault.  An exited thread's part
+ * passes to the next thread whole. */
+struct tcache_memory {
     uint64_t nrefilled[TCA_NCLASSES], nflushed[TCA_NCLASSES];
     uint64_t nrefilled_at_overflow[TCA_NCLASSES]; /* nrefilled when the bin last overflowed */
+    void *slots[];
 };
 
 struct tcache {
@@ -41,14 +44,13 @@ struct tcache {
      * block-start test reads them %fs-relative like the bins (a global table
      * costs one more instruction for its address). */
     uint64_t start_mul[TCA_NCLASSES], start_mask[TCA_NCLASSES];
-    struct tcache_counts *counts; /* NULL unless active */
+    struct tcache_memory *memory; /* NULL unless active */
     uint64_t uncached_allocated, uncached_deallocated; /* bytes: large, or no cache */
     uint8_t state;
     uint8_t registered;
     uint16_t gc_next_class;
     uint32_t slow_events;
     uint32_t flush_seq; /* odd while blocks leave the bins for their slabs (caches_hold waits) */
-    void **slot_memory;
     struct tcache *next, *prev; /* the registry of live caches */
 };
 

@@ -63,7 +63,7 @@ static void check_hits_and_misses(void)
      * the last overflow: batches of its own blocks bigger than the bin. */
     unsigned count = 2u * info->tcache_cap_max + 1;
     void **blocks = calloc(count, sizeof(void *));
-    uint64_t flushed = tcache_tls.counts->nflushed[cls];
+    uint64_t flushed = tcache_tls.memory->nflushed[cls];
     for (int round = 0; round < 8; round++) {
         for (unsigned i = 0; i < count; i++)
             CHECK((blocks[i] = malloc(100)) && pagemap_class_of(blocks[i]) == cls);
@@ -74,7 +74,7 @@ static void check_hits_and_misses(void)
         }
     }
     CHECK(tcache_bin_capacity(&tcache_tls, cls) == info->tcache_cap_max);
-    CHECK(tcache_tls.counts->nflushed[cls] - flushed >= count - info->tcache_cap_max);
+    CHECK(tcache_tls.memory->nflushed[cls] - flushed >= count - info->tcache_cap_max);
     free(blocks);
 
     uint64_t outstanding = arena_outstanding(cls);
