@@ -98,7 +98,8 @@ static struct span *slab_new(struct arena *arena, struct arena_bin *bin, unsigne
  * the last n taken, found by address from the end: blocks handed out before
  * cost one compare, and only the batch's last block is turned into a slot.
  * In a fresh slab those marks are the first writes to their pages: the page
- * heap faults them in by one call first (pageheap_prefault). */
+ * heap faults them in by one call first (pageheap_prefault), where blocks of
+ * at most a page put a mark on every page between the first and the last. */
 static void mark_untouched(struct span *slab, size_t size, void *const *taken, unsigned n)
 {
     if (n == 0)
@@ -108,8 +109,8 @@ static void mark_untouched(struct span *slab, size_t size, void *const *taken, u
     if (last < first_untouched)
         return;
     uint32_t mark = slab->zeroed ? BLOCK_FRESH_MARK : BLOCK_FREE_MARK;
-    if (slab->zeroed)
-        pageheap_prefault(slab, first_untouched > (uintptr_t)taken[0] ? first_untouched : (uintptr_t)taken[0], last + sizeof(block_mark_word));
+    if (slab->zeroed && size <= os_system_page_size())
+        pageheap_prefault(first_untouched > (uintptr_t)taken[0] ? first_untouched : (uintptr_t)taken[0], last + sizeof(block_mark_word));
     for (unsigned i = n; i > 0 && (uintptr_t)taken[i - 1] >= first_untouched; i--)
         *block_mark(taken[i - 1]) = mark;
     slab->untouched_slot = (uint16_t)(sizeclass_slot_of_offset(slab->sizeclass, last - slab->blocks) + 1);

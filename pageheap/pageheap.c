@@ -22,8 +22,6 @@
  * and 2 MiB aligned so the kernel can back them with huge pages where allowed. */
 #define REGION_MIN_SIZE ((size_t)64 << 20)
 #define REGION_ALIGN ((size_t)2 << 20)
-/* thp:default asks for huge pages beyond a node heap's first THP_AFTER_BYTES. */
-#define THP_AFTER_BYTES ((size_t)4 << 20)
 /* The decay purges what exceeds its allowance, split off a span's end, but
  * not in pieces smaller than this: each madvise is a system call. */
 #define PURGE_MIN_PAGES 64
@@ -55,9 +53,6 @@ struct node_heap {
     struct heap_counters *counts; /* in the statistics page; free.counts too */
     struct decay decay;
     size_t cap_unmet_dirty; /* dirty pages when the cap last found too few huge pages, else 0 */
-    /* The heap's first pages, never in huge pages (thp:default where the
-     * kernel gives huge pages only where asked): purged page by page. */
-    uintptr_t small_pages_start, small_pages_end;
 } __attribute__((aligned(64)));
 
 static struct node_heap heaps[PAGEHEAP_NODES];
@@ -73,7 +68,6 @@ static struct pageheap_counters *counters; /* from pageheap_boot(); a heap's own
 static struct {
     enum thp_mode thp;
     bool huge_pages;           /* the heap may be in huge pages: purging returns whole ones (pageheap.h) */
-    bool kernel_thp_always;    /* the kernel gives huge pages where nobody asked */
     bool purge_refused;        /* the kernel refused madvise: keep everything dirty */
     bool populate_refused;     /* the kernel has no MADV_POPULATE_WRITE */
     enum background_state background; /* atomic */
@@ -86,12 +80,13 @@ static void check_heap(struct node_heap *h);
 void pageheap_boot(enum thp_mode thp, long decay_ms, struct pageheap_counters *storage)
 {
     shared.thp = thp;
-    /* The kernel's mode "never" ignores MADV_HUGEPAGE: the heap is in small
-     * pages; "always" backs unadvised memory with huge pages too. */
+    /* thp:default asks nothing: the kernel's mode decides, "always" backing
+     * the heap with huge pages, "madvise" (most systems) with small ones.
+     * The kernel's mode "never" ignores MADV_HUGEPAGE. */
     char kernel_thp[128] = "";
     os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", kernel_thp, sizeof kernel_thp);
-    shared.huge_pages = thp != THP_NEVER && !strstr(kernel_thp, "[never]");
-    shared.kernel_thp_always = strstr(kernel_thp, "[always]") != NULL;
+    shared.huge_pages = thp == THP_ALWAYS ? !strstr(kernel_thp, "[never]")
+                        : thp == THP_DEFAULT && strstr(kernel_thp, "[always]");
     decay_set_ms(decay_ms);
     counters = storage;
     heaps[0].counts = heaps[0].free.counts = &storage->heaps[0];
@@ -183,18 +178,6 @@ static struct span *grow(struct node_heap *h, size_t npages, int node)
         os_bind_preferred(memory, region, (unsigned)node);
     if (shared.thp != THP_DEFAULT)
         os_advise_huge_pages(memory, region, shared.thp == THP_ALWAYS);
-    else if (h->counts->mapped_bytes + region > THP_AFTER_BYTES) {
-        /* Past a heap's first few MiB a page fault maps 2 MiB at once: a
-         * program that touches much fresh memory takes 512 times fewer
-         * faults (each costs microseconds, more in a virtual machine), and a
-         * small program's first touches still map 4 KiB, not 2 MiB. */
-        size_t small = h->counts->mapped_bytes < THP_AFTER_BYTES ? THP_AFTER_BYTES - h->counts->mapped_bytes : 0;
-        os_advise_huge_pages((char *)memory + small, region - small, true);
-        if (small && !shared.kernel_thp_always) {
-            h->small_pages_start = (uintptr_t)memory;
-            h->small_pages_end = (uintptr_t)memory + small;
-        }
-    }
     h->counts->mapped_bytes += region;
     span->start = (uintptr_t)memory;
     span->npages = region >> TCA_PAGE_SHIFT;
@@ -262,24 +245,10 @@ static void purge_take(struct node_heap *h, size_t keep, struct span **batch)
     }
 }
 
-static bool in_small_pages(const struct node_heap *h, uintptr_t addr)
-{
-    return addr >= h->small_pages_start && addr < h->small_pages_end;
-}
-
-/* The start of the first whole huge page at or after addr, or addr itself
- * where it lies in small pages (the heap's small pages end on a huge page's
- * boundary). */
-static uintptr_t huge_page_at_or_after(const struct node_heap *h, uintptr_t addr)
-{
-    return in_small_pages(h, addr) ? addr : tca_align_up(addr, REGION_ALIGN);
-}
-
 /* Takes whole huge pages out of dirty spans, least recently freed first,
  * until at most keep dirty pages remain listed (in huge pages: it may take up
  * to one more); the span's ends around them stay listed where they were in
- * the decay order.  In the heap's small pages any page goes.  Chains them
- * onto *batch.
+ * the decay order.  Chains them onto *batch.
  *
  * Why whole huge pages: a mass free in progress (a program tearing down a big
  * structure), or a heap in steady use, leaves holes of a slab or two between
@@ -295,11 +264,11 @@ static void purge_take_huge_pages(struct node_heap *h, size_t keep, struct span 
     for (struct span *span = h->free.lru.head, *next; span && h->counts->dirty_pages > keep; span = next) {
         next = span->lru_next;
         uintptr_t end = span->start + (span->npages << TCA_PAGE_SHIFT);
-        uintptr_t huge_end = in_small_pages(h, end - 1) ? end : end & ~(REGION_ALIGN - 1);
+        uintptr_t huge_end = end & ~(REGION_ALIGN - 1);
         if (huge_end <= span->start)
             continue;
         size_t wanted = tca_align_up(h->counts->dirty_pages - keep, HUGE_PAGE_PAGES) << TCA_PAGE_SHIFT;
-        uintptr_t huge_start = huge_page_at_or_after(h, huge_end - span->start > wanted ? huge_end - wanted : span->start);
+        uintptr_t huge_start = tca_align_up(huge_end - span->start > wanted ? huge_end - wanted : span->start, REGION_ALIGN);
         if (huge_end <= huge_start)
             continue;
         size_t first = (huge_start - span->start) >> TCA_PAGE_SHIFT, last = (huge_end - span->start) >> TCA_PAGE_SHIFT;
@@ -619,9 +588,9 @@ void pageheap_free_idle_span(struct span *span) { free_span(span, true); }
  * 8.6 µs per page populated by one call and then written.  Huge pages fault
  * 2 MiB at once and need none of it; only fresh pages (read zero) come here,
  * and only those about to be written, so RSS does not move. */
-void pageheap_prefault(const struct span *slab, uintptr_t start, uintptr_t end)
+void pageheap_prefault(uintptr_t start, uintptr_t end)
 {
-    if (!in_small_pages(&heaps[slab->node], start) || __atomic_load_n(&shared.populate_refused, __ATOMIC_RELAXED))
+    if (shared.huge_pages || __atomic_load_n(&shared.populate_refused, __ATOMIC_RELAXED))
         return;
     size_t page = os_system_page_size();
     uintptr_t first = start & ~(page - 1), past = tca_align_up(end, page);

@@ -64,7 +64,7 @@ void pageheap_free_idle_span(struct span *span);
 /* [start, end) of a slab, about to be written for the first time: where the
  * heap is in small pages, its pages are faulted in by one system call rather
  * than one fault each. */
-void pageheap_prefault(const struct span *slab, uintptr_t start, uintptr_t end);
+void pageheap_prefault(uintptr_t start, uintptr_t end);
 
 /* Returns dirty pages to the OS now: all of them (all), or those the decay
  * curve says are due.  Returns the bytes returned. */

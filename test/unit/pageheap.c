@@ -2,14 +2,12 @@
  * order they are freed in, aligned spans, slab spans in the pagemap, the
  * dirty cap returning whole huge pages only, prefaulting a slab's range in
  * small pages, and the heap's own invariant check after every step. */
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "arenas/sizeclass.h"
 #include "check.h"
 #include "pageheap/decay.h"
-#include "pageheap/os.h"
 #include "pageheap/pageheap.h"
 #include "pageheap/pagemap.h"
 #include "src/bootstrap.h"
@@ -132,18 +130,16 @@ static void check_slab_spans(void)
 }
 
 /* A slab's range about to be written is resident after pageheap_prefault
- * where the heap is in small pages: its first 4 MiB under thp:default, unless
- * the kernel gives huge pages everywhere (then there is no such part). */
+ * where the heap is in small pages (thp:default unless the kernel gives huge
+ * pages everywhere, or thp:never). */
 static void check_prefault(void)
 {
-    char mode[128] = "";
-    os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", mode, sizeof mode);
     unsigned cls = TCA_NCLASSES - 1;
     struct span *slab = pageheap_alloc_span(sizeclass_table[cls].slab_pages, 1, cls, -1);
     CHECK(slab);
-    if (tca_options.thp == THP_DEFAULT && !strstr(mode, "[always]")) {
+    if (!pageheap_returns_huge_pages()) {
         size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = 3 * TCA_PAGE_SIZE / page;
-        pageheap_prefault(slab, slab->start + 100, slab->start + 3 * TCA_PAGE_SIZE);
+        pageheap_prefault(slab->start + 100, slab->start + 3 * TCA_PAGE_SIZE);
         unsigned char resident[3 * TCA_PAGE_SIZE / 4096];
         CHECK(pages <= sizeof resident && mincore((void *)slab->start, 3 * TCA_PAGE_SIZE, resident) == 0);
         for (size_t i = 0; i < pages; i++)
@@ -184,8 +180,8 @@ static size_t dirty_mib(void)
  * 72 MiB lie dirty in holes between live spans, beyond the 64 MiB cap, with
  * no whole huge page among them: where the heap returns whole huge pages, the
  * cap returns nothing (returning holes would split the huge pages around the
- * survivors), but the holes in the heap's first 4 MiB under thp:default,
- * which are in small pages.  As the survivors are freed the holes merge into
+ * survivors); in small pages it returns holes, least recently freed first,
+ * down to three quarters of the cap.  As the survivors are freed the holes merge into
  * whole huge pages, which the cap returns: what stays dirty is at most the
  * cap, and not less than three quarters of it (less the huge page it rounds
  * to).  A long decay time keeps the decay out of it. */
@@ -201,11 +197,9 @@ static void check_cap_takes_whole_huge_pages(void)
     for (size_t i = 0; i < count; i++)
         if (i % 4)
             pageheap_free_span(spans[i]);
-    if (pageheap_returns_huge_pages() && tca_options.thp == THP_ALWAYS)
+    if (pageheap_returns_huge_pages())
         CHECK(dirty_mib() == 72);
-    else if (pageheap_returns_huge_pages())
-        CHECK(dirty_mib() >= 64 && dirty_mib() <= 72);
-    else /* pages least recently freed first, down to three quarters of the cap */
+    else
         CHECK(dirty_mib() <= 64);
     for (size_t i = 0; i < count; i += 4)
         pageheap_free_span(spans[i]);
